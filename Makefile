@@ -1,0 +1,76 @@
+# Värav: the two commands a newcomer needs are `make run` and `make test`.
+#
+#   make deps     install the Debian packages the build needs (only the missing ones)
+#   make build    configure and build everything under build/
+#   make test     deps + build + format check + every test suite (ctest)
+#   make run      deps + build + start varavd on 127.0.0.1:50051 with the bundled pack
+#   make bench    build and run the benchmark suites
+#   make fuzz     build the CEL fuzzer with clang (ASan + UBSan) and run it for FUZZ_SECONDS
+#   make format   rewrite sources with clang-format
+
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+VARAV_WERROR ?= OFF
+FUZZ_SECONDS ?= 60
+
+# Debian packages the build, the tests and `make run` need.
+DEB_PACKAGES := \
+  build-essential cmake pkg-config git ca-certificates \
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+  libabsl-dev librocksdb-dev libre2-dev libyaml-cpp-dev libssl-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  nats-server libnats-dev python3-grpcio python3-protobuf \
+  clang clang-format libclang-rt-14-dev nodejs
+
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: deps build test run bench fuzz format format-check clean
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "all build packages present"; fi
+	@# Some Node.js builds bundle npm; Debian's splits it into its own package.
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q npm
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DVARAV_WERROR=$(VARAV_WERROR) \
+	  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake -S . -B $(BUILD_DIR) -DVARAV_WERROR=$(VARAV_WERROR) >/dev/null
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+format-check:
+	@files=$$(git ls-files '*.cc' '*.h'); \
+	if [ -n "$$files" ]; then \
+	  clang-format --dry-run --Werror $$files && echo "clang-format: clean"; \
+	fi
+
+format:
+	git ls-files '*.cc' '*.h' | xargs -r clang-format -i
+
+test: deps format-check build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 1800
+
+bench: deps build
+	$(BUILD_DIR)/bench/cel_bench --benchmark_min_time=0.5
+
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_CXX_COMPILER=clang++ -DVARAV_FUZZ=ON -DBUILD_TESTING=OFF
+	cmake --build build-fuzz -j$(JOBS) --target cel_fuzz
+	mkdir -p build-fuzz/corpus
+	build-fuzz/tests/fuzz/cel_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  build-fuzz/corpus tests/fuzz/corpus
+
+clean:
+	rm -rf $(BUILD_DIR) build-fuzz

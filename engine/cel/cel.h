@@ -1,0 +1,183 @@
+// Värav's CEL engine: compile an expression once, evaluate it many times.
+//
+// The pipeline is parse -> check -> plan -> evaluate, each a separate stage (parser.h, checker.h,
+// planner.h); this header is the small public surface over them.
+//
+//   EnvBuilder b;
+//   b.AddObjectType({"varav.UserResearch", {{"participant_count", Type::Int()}}});
+//   b.AddVariable("outputs", Type::Map(Type::String(), Type::Dyn()));
+//   absl::StatusOr<std::shared_ptr<const Env>> env = b.Build();
+//
+//   Compiler compiler(*env);
+//   CompileResult r = compiler.Compile("outputs.user_research.fields.participant_count > 5");
+//   if (!r.ok()) { std::cerr << r.FormattedIssues(); ... }
+//
+//   Activation act;
+//   act.Bind("outputs", outputs_value);
+//   Value v = r.program->Evaluate(act);   // never throws; errors are Value::Kind::kError
+//
+// Two kinds of failure stay apart: problems in the expression text (syntax, undeclared names, type
+// mismatches, limits) are `Issue`s of a `CompileResult`; problems while evaluating (division by zero,
+// no such key, overflow, runtime budget) are error *values*. `absl::Status` failures are kept for
+// misuse of the API itself (e.g. declaring a variable twice).
+//
+// Thread safety: `Env`, `Compiler` and `Program` are immutable once built and may be shared across
+// threads; `Activation` is a plain value owned by one evaluation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/cel/issue.h"
+#include "engine/cel/type.h"
+#include "engine/cel/value.h"
+
+namespace varav::cel {
+
+// Limits that keep hostile or careless expressions from exhausting the process.
+struct Limits {
+  // Longest accepted expression text, in bytes.
+  int32_t max_source_bytes = 100'000;
+  // Deepest accepted nesting of the syntax tree (parentheses, operators, calls, literals). Every
+  // recursive stage relies on this bound for stack safety.
+  int32_t max_nesting_depth = 200;
+  // Most syntax-tree nodes after macro expansion.
+  int32_t max_nodes = 20'000;
+  // Largest accepted static cost estimate (see Program::static_cost); 0 disables the check.
+  int64_t max_static_cost = 0;
+  // Most comprehension iterations in one evaluation (all nested loops together).
+  int64_t max_iterations = 1'000'000;
+  // Largest runtime cost in one evaluation (one unit per evaluated node, plus the size of strings
+  // and lists that functions walk).
+  int64_t max_runtime_cost = 10'000'000;
+};
+
+struct CompileOptions {
+  // When false the checker is skipped: every identifier is dyn and only parsing and planning run.
+  bool type_check = true;
+  // The namespace that qualified names resolve against (CEL "container"), e.g. "varav.v1".
+  std::string container;
+  Limits limits;
+};
+
+// Declarations an expression is checked against: variables, object types and the function library
+// (the CEL standard library plus the strings extension). Build with EnvBuilder.
+class Env {
+ public:
+  struct Variable {
+    std::string name;
+    Type type;
+  };
+
+  const Variable* FindVariable(absl::string_view name) const;
+  const ObjectType* FindObjectType(absl::string_view name) const;
+  const std::vector<Variable>& variables() const { return variables_; }
+
+ private:
+  friend class EnvBuilder;
+  std::vector<Variable> variables_;
+  absl::flat_hash_map<std::string, size_t> variable_index_;
+  absl::flat_hash_map<std::string, ObjectType> object_types_;
+};
+
+class EnvBuilder {
+ public:
+  // Declares a variable (may be a qualified name such as "request.auth"). AlreadyExists if declared
+  // twice.
+  absl::Status AddVariable(std::string name, Type type);
+  // Declares an object type. AlreadyExists if declared twice; InvalidArgument for repeated fields.
+  absl::Status AddObjectType(ObjectType type);
+  // Checks that every object type referenced by a variable or field is declared.
+  absl::StatusOr<std::shared_ptr<const Env>> Build() &&;
+
+ private:
+  std::shared_ptr<Env> env_ = std::make_shared<Env>();
+};
+
+// What one evaluation cost, for budgets and benchmarks.
+struct EvalStats {
+  int64_t iterations = 0;
+  int64_t cost = 0;
+};
+
+// Variable bindings for one evaluation.
+class Activation {
+ public:
+  void Bind(std::string name, Value value) { vars_[std::move(name)] = std::move(value); }
+  // Returns nullptr when `name` is unbound.
+  const Value* Find(absl::string_view name) const {
+    auto it = vars_.find(name);
+    return it == vars_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, Value> vars_;
+};
+
+class PlannedExpr;  // planner.h
+
+// A compiled expression: immutable and thread-safe.
+class Program {
+ public:
+  ~Program();
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
+
+  // Evaluates against `activation`. Never fails: a language-level error is a kError value. An unbound
+  // variable evaluates to an error value naming it.
+  Value Evaluate(const Activation& activation, EvalStats* stats = nullptr) const;
+
+  // The checked result type (dyn when unchecked).
+  const Type& result_type() const { return result_type_; }
+  // An upper-bound estimate of the runtime cost, with list and string sizes assumed to be unknown but
+  // bounded (see cost.h for the model).
+  int64_t static_cost() const { return static_cost_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  friend class Compiler;
+  Program(std::unique_ptr<const PlannedExpr> plan, Type result_type, int64_t static_cost,
+          std::string source, Limits limits);
+
+  std::unique_ptr<const PlannedExpr> plan_;
+  Type result_type_;
+  int64_t static_cost_ = 0;
+  std::string source_;
+  Limits limits_;
+};
+
+struct CompileResult {
+  std::shared_ptr<const Program> program;  // null when issues is not empty
+  std::vector<Issue> issues;
+  std::string source;
+
+  bool ok() const { return program != nullptr; }
+  // Every issue with line, column and a caret excerpt (see issue.h).
+  std::string FormattedIssues(absl::string_view description = "<input>") const {
+    return FormatIssues(source, issues, description);
+  }
+};
+
+class Compiler {
+ public:
+  explicit Compiler(std::shared_ptr<const Env> env, CompileOptions options = {})
+      : env_(std::move(env)), options_(std::move(options)) {}
+
+  // Parses, checks and plans `expression`. Thread-safe.
+  CompileResult Compile(absl::string_view expression) const;
+
+  const Env& env() const { return *env_; }
+  const CompileOptions& options() const { return options_; }
+
+ private:
+  std::shared_ptr<const Env> env_;
+  CompileOptions options_;
+};
+
+}  // namespace varav::cel
