@@ -6,9 +6,9 @@
 // Operators are calls with the specification's function names (see `op` below).
 //
 // Every node has a unique id (> 0) and the byte offset of its first character in the source; the
-// checker records a type per id. An `Ast` is built once and is then read-only; it is movable but not
-// copyable. Nesting depth is bounded by `Limits::max_nesting_depth`, checked by the parser, so every
-// recursive walk over an `Ast` that the parser accepted is stack-safe.
+// checker records a type per id. An `Ast` is built once and is then read-only; it is movable but
+// not copyable. Nesting depth is bounded by `Limits::max_nesting_depth`, checked by the parser, so
+// every recursive walk over an `Ast` that the parser accepted is stack-safe.
 #pragma once
 
 #include <cstdint>

@@ -17,9 +17,9 @@
 //   Value v = r.program->Evaluate(act);   // never throws; errors are Value::Kind::kError
 //
 // Two kinds of failure stay apart: problems in the expression text (syntax, undeclared names, type
-// mismatches, limits) are `Issue`s of a `CompileResult`; problems while evaluating (division by zero,
-// no such key, overflow, runtime budget) are error *values*. `absl::Status` failures are kept for
-// misuse of the API itself (e.g. declaring a variable twice).
+// mismatches, limits) are `Issue`s of a `CompileResult`; problems while evaluating (division by
+// zero, no such key, overflow, runtime budget) are error *values*. `absl::Status` failures are kept
+// for misuse of the API itself (e.g. declaring a variable twice).
 //
 // Thread safety: `Env`, `Compiler` and `Program` are immutable once built and may be shared across
 // threads; `Activation` is a plain value owned by one evaluation.
@@ -129,14 +129,14 @@ class Program {
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
-  // Evaluates against `activation`. Never fails: a language-level error is a kError value. An unbound
-  // variable evaluates to an error value naming it.
+  // Evaluates against `activation`. Never fails: a language-level error is a kError value. An
+  // unbound variable evaluates to an error value naming it.
   Value Evaluate(const Activation& activation, EvalStats* stats = nullptr) const;
 
   // The checked result type (dyn when unchecked).
   const Type& result_type() const { return result_type_; }
-  // An upper-bound estimate of the runtime cost, with list and string sizes assumed to be unknown but
-  // bounded (see cost.h for the model).
+  // An upper-bound estimate of the runtime cost, with list and string sizes assumed to be unknown
+  // but bounded (the cost model is documented in checker.cc).
   int64_t static_cost() const { return static_cost_; }
   const std::string& source() const { return source_; }
 

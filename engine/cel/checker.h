@@ -2,9 +2,9 @@
 //
 // Resolves identifiers (including qualified names such as `a.b.c` where `a.b` is a declared
 // variable, and the CEL container), checks every call against the overloads of the standard library
-// and the strings extension, infers types through lists, maps, macros and type parameters, and gives
-// object types their declared fields: selecting an undeclared field of an object type is an issue.
-// `dyn` defers checks to run time.
+// and the strings extension, infers types through lists, maps, macros and type parameters, and
+// gives object types their declared fields: selecting an undeclared field of an object type is an
+// issue. `dyn` defers checks to run time.
 //
 // Also estimates the static cost of the expression (see Limits::max_static_cost).
 //

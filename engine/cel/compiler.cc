@@ -45,10 +45,10 @@ CompileResult Compiler::Compile(absl::string_view expression) const {
     result_type = checked.result_type;
     static_cost = checked.static_cost;
     if (limits.max_static_cost > 0 && static_cost > limits.max_static_cost) {
-      result.issues.push_back(MakeIssue(
-          expression, 0,
-          absl::StrCat("estimated cost ", static_cost, " exceeds the limit of ",
-                       limits.max_static_cost)));
+      result.issues.push_back(
+          MakeIssue(expression, 0,
+                    absl::StrCat("estimated cost ", static_cost, " exceeds the limit of ",
+                                 limits.max_static_cost)));
       return result;
     }
   }
@@ -59,8 +59,8 @@ CompileResult Compiler::Compile(absl::string_view expression) const {
     result.issues.push_back(MakeIssue(expression, 0, std::string(plan.status().message())));
     return result;
   }
-  result.program = std::shared_ptr<const Program>(new Program(
-      *std::move(plan), std::move(result_type), static_cost, result.source, limits));
+  result.program = std::shared_ptr<const Program>(
+      new Program(*std::move(plan), std::move(result_type), static_cost, result.source, limits));
   return result;
 }
 

@@ -28,7 +28,8 @@ absl::Status EnvBuilder::AddVariable(std::string name, Type type) {
 absl::Status EnvBuilder::AddObjectType(ObjectType type) {
   if (type.name.empty()) return absl::InvalidArgumentError("object type name must not be empty");
   if (env_->object_types_.contains(type.name)) {
-    return absl::AlreadyExistsError(absl::StrCat("object type '", type.name, "' is already declared"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("object type '", type.name, "' is already declared"));
   }
   absl::flat_hash_map<std::string, int> seen;
   for (const ObjectField& field : type.fields) {

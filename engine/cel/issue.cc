@@ -45,8 +45,8 @@ SourceLocation LocationOf(absl::string_view source, int32_t offset) {
 
 Issue MakeIssue(absl::string_view source, int32_t offset, std::string message) {
   const SourceLocation loc = LocationOf(source, offset);
-  return Issue{.offset = offset, .line = loc.line, .column = loc.column,
-               .message = std::move(message)};
+  return Issue{
+      .offset = offset, .line = loc.line, .column = loc.column, .message = std::move(message)};
 }
 
 std::string FormatIssues(absl::string_view source, const std::vector<Issue>& issues,

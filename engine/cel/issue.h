@@ -24,8 +24,8 @@ struct SourceLocation {
   int32_t column = 1;
 };
 
-// Computes the 1-based line and column (in code points) of a byte offset in `source`. An offset past
-// the end maps to the position just after the last character.
+// Computes the 1-based line and column (in code points) of a byte offset in `source`. An offset
+// past the end maps to the position just after the last character.
 SourceLocation LocationOf(absl::string_view source, int32_t offset);
 
 struct Issue {

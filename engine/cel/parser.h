@@ -7,9 +7,9 @@
 // Macros are expanded here: has(), all, exists, exists_one, map (2 and 3 arguments), filter.
 //
 // Limits (source size, nesting depth, node count) are enforced while parsing, with an iterative or
-// depth-counted descent so that no input can overflow the stack. Every syntax error becomes an Issue
-// with the offset of the offending token; the parser recovers where it can so that one run reports
-// several problems.
+// depth-counted descent so that no input can overflow the stack. Every syntax error becomes an
+// Issue with the offset of the offending token; the parser recovers where it can so that one run
+// reports several problems.
 //
 // Thread safety: a pure function.
 #pragma once

@@ -1,8 +1,9 @@
 // Stage 3 and 4: turns an Ast (checked or not) into an executable plan and evaluates it.
 //
-// The plan is an immutable tree of evaluation steps with variables, functions and constants resolved
-// ahead of time as far as the AST and the check result allow, so that evaluation does no name lookups
-// beyond the activation's bindings. Evaluation follows CEL semantics exactly: errors are values,
+// The plan is an immutable tree of evaluation steps with variables, functions and constants
+// resolved ahead of time as far as the AST and the check result allow, so that evaluation does no
+// name lookups beyond the activation's bindings. Evaluation follows CEL semantics exactly: errors
+// are values,
 // `&&`, `||` and `?:` short-circuit and absorb errors commutatively, comprehensions count their
 // iterations and every step its cost against Limits, and nothing throws.
 //
@@ -27,8 +28,8 @@ class PlannedExpr {
 };
 
 // `checked` is null when the expression was not type-checked. Fails only on internal errors (an AST
-// the parser could not have produced); unsupported constructs such as message construction plan into
-// steps that evaluate to an error value.
+// the parser could not have produced); unsupported constructs such as message construction plan
+// into steps that evaluate to an error value.
 absl::StatusOr<std::unique_ptr<const PlannedExpr>> Plan(const Ast& ast, const CheckResult* checked,
                                                         const CompileOptions& options);
 

@@ -27,8 +27,7 @@ Type Type::List(Type element) {
   return Type(Kind::kList, std::make_shared<const Rep>(Rep{"", {std::move(element)}}));
 }
 Type Type::Map(Type key, Type value) {
-  return Type(Kind::kMap,
-              std::make_shared<const Rep>(Rep{"", {std::move(key), std::move(value)}}));
+  return Type(Kind::kMap, std::make_shared<const Rep>(Rep{"", {std::move(key), std::move(value)}}));
 }
 Type Type::Object(std::string name) {
   return Type(Kind::kObject, std::make_shared<const Rep>(Rep{std::move(name), {}}));
@@ -54,32 +53,46 @@ bool Type::operator==(const Type& other) const {
 
 std::string Type::DebugString() const {
   switch (kind_) {
-    case Kind::kDyn: return "dyn";
-    case Kind::kNull: return "null_type";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kUint: return "uint";
-    case Kind::kDouble: return "double";
-    case Kind::kString: return "string";
-    case Kind::kBytes: return "bytes";
-    case Kind::kDuration: return "google.protobuf.Duration";
-    case Kind::kTimestamp: return "google.protobuf.Timestamp";
-    case Kind::kList: return absl::StrCat("list(", element().DebugString(), ")");
+    case Kind::kDyn:
+      return "dyn";
+    case Kind::kNull:
+      return "null_type";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kUint:
+      return "uint";
+    case Kind::kDouble:
+      return "double";
+    case Kind::kString:
+      return "string";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kDuration:
+      return "google.protobuf.Duration";
+    case Kind::kTimestamp:
+      return "google.protobuf.Timestamp";
+    case Kind::kList:
+      return absl::StrCat("list(", element().DebugString(), ")");
     case Kind::kMap:
       return absl::StrCat("map(", key().DebugString(), ", ", value().DebugString(), ")");
-    case Kind::kObject: return name();
-    case Kind::kType: return absl::StrCat("type(", element().DebugString(), ")");
-    case Kind::kTypeParam: return name();
+    case Kind::kObject:
+      return name();
+    case Kind::kType:
+      return absl::StrCat("type(", element().DebugString(), ")");
+    case Kind::kTypeParam:
+      return name();
     case Kind::kOpaque: {
       if (params().empty()) return name();
-      return absl::StrCat(name(), "(",
-                          absl::StrJoin(params(), ", ",
-                                        [](std::string* out, const Type& t) {
-                                          out->append(t.DebugString());
-                                        }),
-                          ")");
+      return absl::StrCat(
+          name(), "(",
+          absl::StrJoin(params(), ", ",
+                        [](std::string* out, const Type& t) { out->append(t.DebugString()); }),
+          ")");
     }
-    case Kind::kError: return "*error*";
+    case Kind::kError:
+      return "*error*";
   }
   return "dyn";
 }

@@ -3,8 +3,8 @@
 // `Type` is a small immutable value (cheap to copy: parameters are shared). Users declare variables
 // with these types (`Type::Int()`, `Type::List(Type::String())`, `Type::Map(...)`,
 // `Type::Object("varav.Output")`, `Type::Dyn()`), and object types with named fields
-// (`ObjectType`). At run time an object is represented by a map value keyed by field name; the checker
-// is what gives it a fixed set of typed fields.
+// (`ObjectType`). At run time an object is represented by a map value keyed by field name; the
+// checker is what gives it a fixed set of typed fields.
 //
 // Thread safety: immutable after construction; safe to share across threads.
 #pragma once

@@ -3,18 +3,19 @@
 // A `Value` is what expressions evaluate to and what an `Activation` binds variables to. Values are
 // immutable: copying one is cheap (scalars are stored inline; strings, lists and maps share an
 // immutable heap representation with a reference count). A language-level error (division by zero,
-// no such key, overflow, a budget exceeded) is itself a `Value` of kind `kError`, never an exception
-// or a failed `absl::Status`.
+// no such key, overflow, a budget exceeded) is itself a `Value` of kind `kError`, never an
+// exception or a failed `absl::Status`.
 //
 // Objects of declared object types (see type.h) are maps keyed by field name at run time.
 //
 //   Value outputs = Value::Map({{Value::String("vision"), Value::Map({...})}});
 //   if (result.kind() == Value::Kind::kBool && result.bool_value()) { ... }
 //
-// Thread safety: a Value may be read from many threads at once; it is never mutated after
-// construction.
+// Thread safety: a Value may be read from many threads at once; a shared representation is never
+// mutated after construction (Append reuses storage only when it holds the sole reference).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace varav::cel {
 
@@ -47,15 +49,51 @@ class Value {
   };
 
   Value() = default;  // null
+  Value(const Value&) = default;
+  Value& operator=(const Value&) = default;
+  // A moved-from Value is null.
+  Value(Value&& other) noexcept
+      : kind_(other.kind_), scalar_(other.scalar_), heap_(std::move(other.heap_)) {
+    other.kind_ = Kind::kNull;
+  }
+  Value& operator=(Value&& other) noexcept {
+    if (this != &other) {
+      kind_ = other.kind_;
+      scalar_ = other.scalar_;
+      heap_ = std::move(other.heap_);
+      other.kind_ = Kind::kNull;
+    }
+    return *this;
+  }
 
   static Value Null() { return Value(); }
-  static Value Bool(bool v);
-  static Value Int(int64_t v);
-  static Value Uint(uint64_t v);
-  static Value Double(double v);
+  static Value Bool(bool v) {
+    Value r(Kind::kBool);
+    r.scalar_.b = v;
+    return r;
+  }
+  static Value Int(int64_t v) {
+    Value r(Kind::kInt);
+    r.scalar_.i = v;
+    return r;
+  }
+  static Value Uint(uint64_t v) {
+    Value r(Kind::kUint);
+    r.scalar_.u = v;
+    return r;
+  }
+  static Value Double(double v) {
+    Value r(Kind::kDouble);
+    r.scalar_.d = v;
+    return r;
+  }
   static Value String(std::string v);
   static Value Bytes(std::string v);
+  // Durations outside CEL's range (about ±10,000 years, see kMaxDurationSeconds) become an
+  // out-of-range error value.
   static Value Duration(absl::Duration v);
+  // Timestamps outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z become an out-of-range
+  // error value.
   static Value Timestamp(absl::Time v);
   static Value List(std::vector<Value> elements);
   // Keys must be bool, int, uint or string; a key of another kind or a repeated key yields an error
@@ -68,17 +106,47 @@ class Value {
   // kOutOfRange for overflow, kNotFound for a missing key, kResourceExhausted for a budget).
   static Value Error(absl::StatusCode code, std::string message);
 
+  // `list` with `element` appended. Reuses the list's storage when `list` holds the only reference
+  // to it, which makes building a list element by element (the `map` and `filter` macros) linear
+  // instead of quadratic. `list` must be a list.
+  static Value Append(Value list, Value element);
+
+  // CEL's value ranges.
+  static constexpr int64_t kMaxDurationSeconds = 315'576'000'000;
+  static constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01T00:00:00Z
+  static constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
+  static bool DurationInRange(absl::Duration d);
+  static bool TimestampInRange(absl::Time t);
+
   Kind kind() const { return kind_; }
   bool IsError() const { return kind_ == Kind::kError; }
 
   // Accessors; each is valid only for the matching kind (checked with assert in debug builds).
-  bool bool_value() const;
-  int64_t int_value() const;
-  uint64_t uint_value() const;
-  double double_value() const;
+  bool bool_value() const {
+    assert(kind_ == Kind::kBool);
+    return scalar_.b;
+  }
+  int64_t int_value() const {
+    assert(kind_ == Kind::kInt);
+    return scalar_.i;
+  }
+  uint64_t uint_value() const {
+    assert(kind_ == Kind::kUint);
+    return scalar_.u;
+  }
+  double double_value() const {
+    assert(kind_ == Kind::kDouble);
+    return scalar_.d;
+  }
   absl::string_view string_value() const;  // kString and kBytes
-  absl::Duration duration_value() const;
-  absl::Time timestamp_value() const;
+  absl::Duration duration_value() const {
+    assert(kind_ == Kind::kDuration);
+    return absl::Seconds(scalar_.dur.seconds) + absl::Nanoseconds(scalar_.dur.nanos);
+  }
+  absl::Time timestamp_value() const {
+    assert(kind_ == Kind::kTimestamp);
+    return absl::FromUnixSeconds(scalar_.dur.seconds) + absl::Nanoseconds(scalar_.dur.nanos);
+  }
   absl::string_view type_name() const;
   absl::StatusCode error_code() const;
   absl::string_view error_message() const;
@@ -87,6 +155,8 @@ class Value {
   size_t size() const;
   // List element `i` (0 <= i < size()).
   const Value& element(size_t i) const;
+  // All list elements.
+  absl::Span<const Value> elements() const;
   // Map entries in insertion order: key and value of entry `i` (0 <= i < size()).
   const Value& map_key(size_t i) const;
   const Value& map_value(size_t i) const;
@@ -105,17 +175,35 @@ class Value {
   std::string DebugString() const;
 
  private:
-  struct Heap;  // strings, bytes, lists, maps, types, errors
+  struct Heap;  // the common base of the shared representations below
+  struct StringRep;
+  struct ListRep;
+  struct MapRep;
+  struct TypeRep;
+  struct ErrorRep;
+
+  explicit Value(Kind kind) : kind_(kind) {}
+
+  const StringRep& string_rep() const;
+  const ListRep& list_rep() const;
+  const MapRep& map_rep() const;
 
   Kind kind_ = Kind::kNull;
-  union {
+  // Durations and timestamps (as the offset from the Unix epoch) are whole seconds (floored) plus
+  // nanoseconds in [0, 1e9): both CEL ranges fit inline, and the pair orders lexicographically.
+  struct SecondsNanos {
+    int64_t seconds;
+    int32_t nanos;
+    bool operator==(const SecondsNanos&) const = default;
+  };
+  static SecondsNanos Split(absl::Duration d);
+  union Scalar {
     bool b;
-    int64_t i;
+    int64_t i = 0;
     uint64_t u;
     double d;
-  } scalar_ = {.i = 0};
-  // Durations and timestamps span more than int64 nanoseconds can hold (years 1..9999), so the
-  // representation is the implementation's choice; see value.cc.
+    SecondsNanos dur;
+  } scalar_;
   std::shared_ptr<const Heap> heap_;
 };
 

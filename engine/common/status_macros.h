@@ -18,10 +18,10 @@
 #define VARAV_STATUS_CONCAT_(a, b) VARAV_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function when not OK.
-#define VARAV_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    ::absl::Status varav_status_ = (expr);          \
-    if (!varav_status_.ok()) return varav_status_;  \
+#define VARAV_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status varav_status_ = (expr);         \
+    if (!varav_status_.ok()) return varav_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK, otherwise moves the

@@ -1,6 +1,6 @@
+#include "engine/cel/cel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "engine/cel/cel.h"
 
 namespace varav::cel {
 namespace {

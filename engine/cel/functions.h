@@ -1,0 +1,82 @@
+// Internal to the CEL runtime (planner.cc and the standard library): the evaluation frame, the
+// function table and the value formatting shared by string conversion, `format` and DebugString.
+//
+// Every standard function is a plain function pointer taking its already-evaluated, non-error
+// arguments; it dispatches on the argument kinds itself and returns an error value ("no matching
+// overload") for kinds it does not accept. Functions are looked up by name and argument count once,
+// at plan time.
+//
+// Thread safety: the function table is built once and immutable; a Frame belongs to one evaluation.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "engine/cel/cel.h"
+#include "engine/cel/value.h"
+
+namespace varav::cel::runtime {
+
+// Per-evaluation state. Lives on the stack of PlannedExpr::Evaluate.
+struct Frame {
+  const Activation* activation = nullptr;
+  const Limits* limits = nullptr;
+  int64_t cost = 0;
+  int64_t iterations = 0;
+  // Set once a budget is exceeded: loops stop at once and the whole evaluation yields `exhausted`
+  // (a budget error must not be absorbed by `false && ...`).
+  bool exhausted = false;
+  Value exhausted_error;
+  // Comprehension variables, indexed by the slot the planner assigned.
+  const Value** slots = nullptr;
+
+  // Adds `units` to the runtime cost; returns false (and marks the frame exhausted) when the budget
+  // is exceeded.
+  bool Charge(int64_t units) {
+    cost += units;
+    if (cost > limits->max_runtime_cost && !exhausted) Exhaust(false);
+    return !exhausted;
+  }
+  void Exhaust(bool iterations_budget);
+};
+
+using FunctionImpl = Value (*)(Frame& frame, const Value* const* args);
+
+// The implementation of `name` with `arity` arguments (a receiver counts as the first argument), or
+// nullptr. Receiver-style and global calls share one table, as in cel-go's dynamic dispatch.
+FunctionImpl FindFunctionImpl(absl::string_view name, int arity);
+
+// Registration used by the library's translation units.
+void RegisterFunction(absl::string_view name, int arity, FunctionImpl impl);
+void RegisterCoreFunctions();    // functions.cc
+void RegisterStringFunctions();  // strings_ext.cc
+void RegisterTimeFunctions();    // time_functions.cc
+
+// Errors.
+Value NoMatchingOverload(absl::string_view function, const Value* const* args, int arity);
+const char* KindName(Value::Kind kind);
+
+// -1, 0 or 1 comparing numbers of any numeric kinds exactly; 2 when unordered (NaN).
+int CompareNumbers(const Value& a, const Value& b);
+
+// CEL type name of a value ("int", "list", "google.protobuf.Timestamp", ...).
+absl::string_view TypeNameOf(const Value& v);
+
+// Formatting as string() renders values: doubles as Go's %g shortest form ("1", "0.0045",
+// "1e+06"), durations as seconds ("1.5s"), timestamps as RFC 3339 in UTC with trailing zeros of the
+// fraction dropped.
+std::string FormatCelDouble(double d);
+std::string FormatCelDuration(absl::Duration d);
+std::string FormatCelTimestamp(absl::Time t);
+
+// Parses Go-style durations ("1h2m3.5s", "-1.5s", "300ms") exactly; false when malformed.
+bool ParseCelDuration(absl::string_view text, absl::Duration* out);
+
+// Number of Unicode code points in UTF-8 text.
+int64_t CodePointCount(absl::string_view s);
+// Whether `s` is valid UTF-8.
+bool IsValidUtf8(absl::string_view s);
+
+}  // namespace varav::cel::runtime
