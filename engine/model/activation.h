@@ -1,0 +1,105 @@
+// The CEL view of a gate: the environment rules are type-checked against, and the activation
+// (variable bindings) a gate evaluation provides, both derived from the pack's schemas.
+//
+// Variables (every object is a map keyed by field name at run time; see engine/cel/value.h):
+//
+//   variable      CEL type                  shape
+//   ------------  ------------------------  ---------------------------------------------------
+//   service       varav.Service             id, name, agency, owner, stage, status, pack: string;
+//                                           cycle: int; entered_stage_at: timestamp (absent when
+//                                           unknown)
+//   outputs       varav.Outputs             one field per output type id <o>, of type
+//                                           varav.output.<o>; absent when never submitted
+//   assessments   varav.Assessments         one field per principle id <P>, of type
+//                                           varav.Assessment; absent when not assessed
+//   conditions    list(varav.Condition)     the open conditions of earlier gate decisions
+//   gate          varav.Gate                id, stage (the stage after which the gate sits)
+//   now           google.protobuf.Timestamp the evaluation time
+//
+// Object types:
+//
+//   varav.output.<o>   revision: int, status: string, submitted_at: timestamp (absent when
+//                      unknown), submitted_by: string, document: varav.Document (absent when
+//                      none), fields: varav.fields.<o>
+//   varav.Document     system, id, version, uri, sha256: string
+//   varav.fields.<o>   one field per schema field of output <o>; optional fields are absent when
+//                      not submitted (test with has()). Field types: string -> string,
+//                      int -> int, double -> double, bool -> bool, timestamp -> timestamp,
+//                      enum -> string, list -> list(T of items), object -> varav.fields.<o>.<f>
+//                      (nested objects append their field names: varav.fields.<o>.<f>.<g>; a
+//                      list's items add no name segment)
+//   varav.Assessment   score: double (0..1), answered: int, total: int,
+//                      answers: list(varav.Answer)
+//   varav.Answer       question, answer ("yes" | "partly" | "no" | "na"), evidence, comment:
+//                      string
+//   varav.Condition    gate, panel, text: string; due: timestamp (absent when none)
+//   varav.Gate         id, stage: string
+//
+// Output field values arrive as google.protobuf.Struct and are typed by the schema when bound: a
+// number becomes an int for int fields (it must be integral) and a double for double fields; a
+// string becomes a timestamp for timestamp fields (RFC 3339) and must be one of `values` for enum
+// fields. A value that does not fit the schema becomes a CEL error value, so only the rules that
+// read it err; CheckOutputFields reports such problems up front. Fields the schema does not declare
+// are not bound.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/cel/ast.h"
+#include "engine/cel/cel.h"
+#include "engine/cel/value.h"
+#include "google/protobuf/repeated_field.h"
+#include "google/protobuf/struct.pb.h"
+#include "varav/v1/evaluation.pb.h"
+#include "varav/v1/rulepack.pb.h"
+
+namespace varav::model {
+
+class CompiledPack;
+
+using FieldSchemas = google::protobuf::RepeatedPtrField<v1::FieldSchema>;
+
+// Declares the variables and object types above for `pack` (which must be valid: ids unique).
+// Fails only when the pack's schemas cannot be declared (e.g. repeated field names), which the
+// loader rules out beforehand.
+absl::StatusOr<std::shared_ptr<const cel::Env>> BuildEnv(const v1::RulePack& pack);
+
+// The CEL type of a schema field (object types named under `object_prefix`, e.g.
+// "varav.fields.vision").
+cel::Type FieldCelType(const v1::FieldSchema& field, absl::string_view object_prefix);
+
+// The runtime value of an output's fields, typed by `schema` (see above).
+cel::Value FieldsValue(const FieldSchemas& schema, const google::protobuf::Struct& fields);
+
+// Problems of `fields` against `schema`, each as "path: problem" (e.g. "kpis[0].baseline: expected
+// a number"): missing required fields, undeclared fields, values of the wrong type, enum values
+// not listed, malformed timestamps.
+std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
+                                           const google::protobuf::Struct& fields);
+
+// Binds every variable above for an evaluation of `gate` of `pack`. Outputs and assessments whose
+// ids the pack does not declare are not bound.
+cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
+                                const v1::GateInput& input);
+
+// Ids of the outputs an expression reads: every `outputs.<id>` selection (including inside
+// has()), sorted and unique.
+std::vector<std::string> OutputsRead(const cel::Ast& ast);
+
+// An assessment scored from its answers: yes = 1, partly = 0.5, no = 0, na excluded;
+// score = mean over the answers that are not na (0 when none); answered = their number; total =
+// `total_questions`.
+v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
+                                          std::vector<v1::GateInput::Answer> answers,
+                                          int64_t total_questions);
+
+// The CEL spelling of an answer ("yes", "partly", "no", "na"; "" when unspecified).
+absl::string_view AnswerName(v1::GateInput::AnswerValue answer);
+
+}  // namespace varav::model

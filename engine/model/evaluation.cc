@@ -1,0 +1,93 @@
+#include "engine/model/evaluation.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "engine/model/activation.h"
+
+namespace varav::model {
+namespace {
+
+// The message of a failing rule in one language.
+std::string MessageText(const cel::Program* program, const std::string& fallback,
+                        const cel::Activation& activation) {
+  if (program == nullptr) return fallback;
+  cel::Value v = program->Evaluate(activation);
+  if (v.kind() == cel::Value::Kind::kString) return std::string(v.string_value());
+  if (v.IsError()) return absl::StrCat("(message_expr failed: ", v.error_message(), ")");
+  return v.DebugString();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                                                const v1::GateInput& input) {
+  const v1::Gate* gate = pack.FindGate(gate_id);
+  if (gate == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
+  }
+  cel::Activation activation = BuildActivation(pack, *gate, input);
+  absl::flat_hash_map<std::string, int64_t> revisions;
+  for (const v1::GateInput::Output& o : input.outputs())
+    revisions.emplace(o.output_id(), o.revision());
+
+  v1::GateEvaluation out;
+  out.set_pack_id(pack.id());
+  out.set_pack_version(pack.version());
+  out.set_pack_digest(pack.digest());
+  out.set_gate_id(gate->id());
+  *out.mutable_evaluated_at() = input.now();
+
+  bool ready = true;
+  double should_total = 0;
+  double should_passed = 0;
+  for (const CompiledPack::CompiledRule* cr : pack.RulesForGate(gate->id())) {
+    const v1::Rule& rule = *cr->rule;
+    v1::RuleResult* r = out.add_results();
+    r->set_rule_id(rule.id());
+    *r->mutable_principles() = rule.principles();
+    r->set_severity(rule.severity());
+    r->set_enforcement(rule.enforcement());
+    r->set_weight(rule.weight());
+    for (const std::string& id : rule.reads_outputs()) {
+      v1::OutputRevisionRef* ref = r->add_read();
+      ref->set_output_id(id);
+      auto it = revisions.find(id);
+      ref->set_revision(it == revisions.end() ? 0 : it->second);
+    }
+
+    cel::Value v = cr->program->Evaluate(activation);
+    if (v.kind() == cel::Value::Kind::kBool) {
+      r->set_outcome(v.bool_value() ? v1::RULE_OUTCOME_PASS : v1::RULE_OUTCOME_FAIL);
+    } else {
+      r->set_outcome(v1::RULE_OUTCOME_ERROR);
+      r->set_error(v.IsError()
+                       ? std::string(v.error_message())
+                       : absl::StrCat("rule evaluated to ", v.DebugString(), ", not a bool"));
+    }
+    const bool passed = r->outcome() == v1::RULE_OUTCOME_PASS;
+    if (!passed) {
+      out.add_failing_rules(rule.id());
+      r->mutable_message()->set_et(
+          MessageText(cr->message_et.get(), rule.message().et(), activation));
+      r->mutable_message()->set_en(
+          MessageText(cr->message_en.get(), rule.message().en(), activation));
+    }
+    if (rule.severity() == v1::RULE_SEVERITY_MUST &&
+        rule.enforcement() == v1::RULE_ENFORCEMENT_ENFORCE && !passed) {
+      ready = false;
+    }
+    if (rule.severity() == v1::RULE_SEVERITY_SHOULD &&
+        rule.enforcement() != v1::RULE_ENFORCEMENT_AUDIT) {
+      should_total += rule.weight();
+      if (passed) should_passed += rule.weight();
+    }
+  }
+  out.set_ready(ready);
+  out.set_should_score(should_total > 0 ? should_passed / should_total : 1.0);
+  return out;
+}
+
+}  // namespace varav::model
