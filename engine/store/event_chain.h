@@ -1,0 +1,38 @@
+// Event hash chain and event-type naming.
+//
+// Every event of a service links to the previous one by hash, so that removing, reordering or
+// editing a stored event is detectable (Store::VerifyChain). The hash is defined in
+// proto/varav/v1/resources.proto (message Event):
+//
+//   hash = hex(SHA-256(prev_hash_hex_ascii || deterministic_serialization(event without
+//                                                                        prev_hash and hash)))
+//
+// Deterministic serialization matters because payloads carry google.protobuf.Struct (a map).
+//
+//   event.set_prev_hash(previous_hash);
+//   event.set_hash(ComputeEventHash(event));
+//
+// Thread safety: free functions without shared state.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message_lite.h"
+#include "varav/v1/resources.pb.h"
+
+namespace varav::store {
+
+// Lower-case hex SHA-256 of `bytes`.
+std::string Sha256Hex(absl::string_view bytes);
+
+// Deterministic serialization of `message` (map entries in key order).
+std::string SerializeDeterministic(const google::protobuf::MessageLite& message);
+
+// The hash of `event` given its own `prev_hash`; ignores the event's current `hash` field.
+std::string ComputeEventHash(const v1::Event& event);
+
+// The CloudEvents type of an event payload, e.g. "ee.varav.gate.approved"; empty for DATA_NOT_SET.
+absl::string_view EventTypeFor(v1::Event::DataCase data_case);
+
+}  // namespace varav::store

@@ -1,0 +1,1098 @@
+#include "engine/store/store.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/common/status_macros.h"
+#include "engine/store/event_chain.h"
+#include "engine/store/layout.h"
+#include "engine/store/rocksdb_status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/utilities/backup_engine.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+
+namespace varav::store {
+
+struct Store::Handles {
+  // Owned; released through DB::DestroyColumnFamilyHandle before the DB closes.
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  rocksdb::ColumnFamilyHandle* services = nullptr;
+  rocksdb::ColumnFamilyHandle* outputs = nullptr;
+  rocksdb::ColumnFamilyHandle* assessments = nullptr;
+  rocksdb::ColumnFamilyHandle* evaluations = nullptr;
+  rocksdb::ColumnFamilyHandle* decisions = nullptr;
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* indexes = nullptr;
+  rocksdb::ColumnFamilyHandle* idempotency = nullptr;
+  rocksdb::ColumnFamilyHandle* metadata = nullptr;
+};
+
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultEventLimit = 100;
+constexpr int kMaxEventLimit = 10000;
+constexpr absl::string_view kIndexAgency = "agency";
+constexpr absl::string_view kIndexStage = "stage";
+constexpr absl::string_view kIndexStatus = "status";
+constexpr absl::string_view kIndexAwaiting = "awaiting";
+constexpr absl::string_view kIndexReady = "ready";
+
+rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
+bool HasPrefix(const rocksdb::Slice& key, absl::string_view prefix) {
+  return key.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), key.data());
+}
+
+// A printable rendering of a key for error messages (NUL separators become '|').
+std::string Printable(absl::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '\0') {
+      out += '|';
+    } else if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      out += absl::StrFormat("\\x%02x", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string NewEtag() {
+  thread_local absl::BitGen gen;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
+}
+
+std::string StatusIndexValue(v1::ServiceStatus status) {
+  const std::string& name = v1::ServiceStatus_Name(status);
+  return name.empty() ? absl::StrCat(static_cast<int>(status)) : name;
+}
+
+// The index entries a service state implies.
+std::set<std::string> IndexEntriesFor(const v1::Service& s) {
+  std::set<std::string> keys;
+  if (!s.agency().empty()) keys.insert(IndexKey(kIndexAgency, s.agency(), s.id()));
+  if (!s.stage().empty()) keys.insert(IndexKey(kIndexStage, s.stage(), s.id()));
+  keys.insert(IndexKey(kIndexStatus, StatusIndexValue(s.status()), s.id()));
+  for (const std::string& panel : s.awaiting_panels()) {
+    keys.insert(IndexKey(kIndexAwaiting, panel, s.id()));
+  }
+  const bool ready =
+      s.has_latest_evaluation() && s.latest_evaluation().ready() && !s.latest_evaluation().stale();
+  keys.insert(IndexKey(kIndexReady, ready ? "1" : "0", s.id()));
+  return keys;
+}
+
+absl::Status CheckKeyPart(absl::string_view value, absl::string_view what) {
+  if (!IsValidKeyPart(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be non-empty and contain no NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptionalKeyPart(absl::string_view value, absl::string_view what) {
+  if (value.empty()) return absl::OkStatus();
+  return CheckKeyPart(value, what);
+}
+
+absl::Status ValidateMutation(const Mutation& m) {
+  VARAV_RETURN_IF_ERROR(CheckKeyPart(m.service_id, "mutation service_id"));
+  const std::string& id = m.service_id;
+  if (m.service.id() != id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("service.id '", m.service.id(), "' differs from service_id '", id, "'"));
+  }
+  if (m.service.status() == v1::SERVICE_STATUS_UNSPECIFIED ||
+      !v1::ServiceStatus_IsValid(m.service.status())) {
+    return absl::InvalidArgumentError(absl::StrCat("service '", id, "' has no valid status"));
+  }
+  VARAV_RETURN_IF_ERROR(CheckOptionalKeyPart(m.service.agency(), "service.agency"));
+  VARAV_RETURN_IF_ERROR(CheckOptionalKeyPart(m.service.stage(), "service.stage"));
+  for (const std::string& panel : m.service.awaiting_panels()) {
+    VARAV_RETURN_IF_ERROR(CheckKeyPart(panel, "service.awaiting_panels entry"));
+  }
+  for (size_t i = 0; i < m.outputs.size(); ++i) {
+    const v1::OutputRevision& o = m.outputs[i];
+    const std::string what = absl::StrCat("outputs[", i, "]");
+    if (o.service_id() != id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " belongs to service '", o.service_id(), "', not '", id, "'"));
+    }
+    VARAV_RETURN_IF_ERROR(CheckKeyPart(o.output_type(), absl::StrCat(what, ".output_type")));
+    if (o.revision() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ".revision must be >= 1"));
+    }
+  }
+  for (size_t i = 0; i < m.assessments.size(); ++i) {
+    const v1::Assessment& a = m.assessments[i];
+    const std::string what = absl::StrCat("assessments[", i, "]");
+    if (a.service_id() != id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " belongs to service '", a.service_id(), "', not '", id, "'"));
+    }
+    VARAV_RETURN_IF_ERROR(CheckKeyPart(a.principle(), absl::StrCat(what, ".principle")));
+  }
+  for (size_t i = 0; i < m.evaluations.size(); ++i) {
+    VARAV_RETURN_IF_ERROR(
+        CheckKeyPart(m.evaluations[i].id, absl::StrCat("evaluations[", i, "].id")));
+  }
+  for (size_t i = 0; i < m.decisions.size(); ++i) {
+    const v1::Decision& d = m.decisions[i];
+    const std::string what = absl::StrCat("decisions[", i, "]");
+    if (d.service_id() != id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " belongs to service '", d.service_id(), "', not '", id, "'"));
+    }
+    VARAV_RETURN_IF_ERROR(CheckKeyPart(d.gate(), absl::StrCat(what, ".gate")));
+    if (d.number() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ".number must be >= 1"));
+    }
+  }
+  for (size_t i = 0; i < m.events.size(); ++i) {
+    const v1::Event& e = m.events[i];
+    const std::string what = absl::StrCat("events[", i, "]");
+    if (e.data_case() == v1::Event::DATA_NOT_SET) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " has no payload"));
+    }
+    if (!e.type().empty() && e.type() != EventTypeFor(e.data_case())) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " has type '", e.type(),
+                                                     "' but its payload is of type '",
+                                                     EventTypeFor(e.data_case()), "'"));
+    }
+    if (!e.subject().empty() && e.subject() != id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " has subject '", e.subject(), "', not '", id, "'"));
+    }
+  }
+  if (!m.request_id.empty() && m.request_hash.empty()) {
+    return absl::InvalidArgumentError("a request_id needs a request_hash");
+  }
+  return absl::OkStatus();
+}
+
+template <typename Message>
+absl::Status ParseValue(absl::string_view bytes, Message& out, absl::string_view what) {
+  if (!out.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(what, ": stored value cannot be parsed"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Store::Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
+             std::unique_ptr<Handles> handles)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      cf_(std::move(handles)),
+      stripes_(new absl::Mutex[options_.lock_stripes]) {}
+
+Store::~Store() {
+  for (rocksdb::ColumnFamilyHandle* h : cf_->all) {
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("StoreOptions.path is empty");
+  if (options.lock_stripes < 1) {
+    return absl::InvalidArgumentError("StoreOptions.lock_stripes must be >= 1");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  // Recovery keeps the longest intact WAL prefix; with writes appended in sequence order this is
+  // what guarantees a gap-free event log after a crash.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  std::vector<std::string> existing;
+  const bool fresh = !rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok();
+  if (fresh && !options.create_if_missing) {
+    return absl::NotFoundError(absl::StrCat("no store at '", options.path, "'"));
+  }
+  if (fresh) {
+    // RocksDB creates only the last path component; a data directory may be nested.
+    std::error_code error;
+    std::filesystem::create_directories(options.path, error);
+    if (error) {
+      return absl::InternalError(
+          absl::StrCat("creating store directory '", options.path, "': ", error.message()));
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (absl::string_view name : kColumnFamilies) {
+    descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  // Column families this build does not know must still be opened (RocksDB refuses otherwise);
+  // they are left alone.
+  for (const std::string& name : existing) {
+    if (name == rocksdb::kDefaultColumnFamilyName) continue;
+    if (std::find(kColumnFamilies.begin(), kColumnFamilies.end(), name) == kColumnFamilies.end()) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &raw_handles, &raw_db);
+  if (!s.ok()) {
+    return FromRocksDb(s, absl::StrCat("opening store at '", options.path, "'"));
+  }
+  auto handles = std::make_unique<Handles>();
+  handles->all = raw_handles;
+  handles->services = raw_handles[1];
+  handles->outputs = raw_handles[2];
+  handles->assessments = raw_handles[3];
+  handles->evaluations = raw_handles[4];
+  handles->decisions = raw_handles[5];
+  handles->events = raw_handles[6];
+  handles->indexes = raw_handles[7];
+  handles->idempotency = raw_handles[8];
+  handles->metadata = raw_handles[9];
+
+  std::unique_ptr<Store> store(
+      new Store(std::move(options), std::unique_ptr<rocksdb::DB>(raw_db), std::move(handles)));
+  VARAV_RETURN_IF_ERROR(store->Initialize(fresh));
+  return store;
+}
+
+absl::Status Store::Initialize(bool fresh) {
+  std::string version;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_->metadata, ToSlice(kFormatVersionKey), &version);
+  if (s.IsNotFound()) {
+    // A crash right after creation can leave a store without its version; accept it only while
+    // it holds no data.
+    bool empty = fresh;
+    if (!empty) {
+      std::unique_ptr<rocksdb::Iterator> services(
+          db_->NewIterator(rocksdb::ReadOptions(), cf_->services));
+      std::unique_ptr<rocksdb::Iterator> events(
+          db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
+      services->SeekToFirst();
+      events->SeekToFirst();
+      empty = !services->Valid() && !events->Valid();
+    }
+    if (!empty) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "'", options_.path, "' holds data but no format version; not a Värav store"));
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    VARAV_RETURN_IF_ERROR(
+        FromRocksDb(db_->Put(write_options, cf_->metadata, ToSlice(kFormatVersionKey),
+                             absl::StrCat(kFormatVersion)),
+                    "writing the store format version"));
+  } else if (!s.ok()) {
+    return FromRocksDb(s, "reading the store format version");
+  } else {
+    int stored = 0;
+    if (!absl::SimpleAtoi(version, &stored) || stored != kFormatVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store at '", options_.path, "' has format version '", version,
+                       "'; this build reads format version ", kFormatVersion));
+    }
+  }
+
+  uint64_t last = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
+  it->SeekForPrev(ToSlice(GlobalEventKey(UINT64_MAX)));
+  if (it->Valid()) {
+    if (std::optional<uint64_t> seq = ParseGlobalEventKey(ToView(it->key()))) last = *seq;
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "finding the last event"));
+  {
+    absl::MutexLock lock(&write_mu_);
+    next_global_sequence_ = last + 1;
+  }
+  absl::MutexLock lock(&sync_mu_);
+  durable_global_sequence_.store(last, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Mutex& Store::StripeFor(absl::string_view key) {
+  return stripes_[absl::Hash<absl::string_view>()(key) %
+                  static_cast<size_t>(options_.lock_stripes)];
+}
+
+absl::Status Store::AwaitDurable(uint64_t ticket) {
+  if (!options_.sync) return absl::OkStatus();
+  sync_mu_.Lock();
+  while (true) {
+    if (!sync_error_.ok()) {
+      absl::Status error = sync_error_;
+      sync_mu_.Unlock();
+      return error;
+    }
+    if (durable_ticket_ >= ticket) break;
+    if (sync_in_progress_) {
+      sync_mu_.Await(absl::Condition(this, &Store::SyncIdle));
+      continue;
+    }
+    // Lead one group sync: it covers every write handed to RocksDB so far, including those of
+    // the committers now waiting behind us.
+    sync_in_progress_ = true;
+    sync_mu_.Unlock();
+    uint64_t covered_ticket;
+    uint64_t covered_sequence;
+    {
+      absl::MutexLock lock(&write_mu_);
+      covered_ticket = written_ticket_.load(std::memory_order_acquire);
+      covered_sequence = next_global_sequence_ - 1;
+    }
+    rocksdb::Status s = db_->SyncWAL();
+    sync_mu_.Lock();
+    sync_in_progress_ = false;
+    if (!s.ok()) {
+      // The WAL's state on disk is unknown now; refuse to acknowledge anything further.
+      sync_error_ = FromRocksDb(s, "syncing the write-ahead log (store is now unusable)");
+      continue;
+    }
+    durable_ticket_ = std::max(durable_ticket_, covered_ticket);
+    durable_global_sequence_.store(
+        std::max(durable_global_sequence_.load(std::memory_order_relaxed), covered_sequence),
+        std::memory_order_release);
+  }
+  sync_mu_.Unlock();
+  return absl::OkStatus();
+}
+
+absl::Status Store::ReadBarrier() {
+  return AwaitDurable(written_ticket_.load(std::memory_order_acquire));
+}
+
+absl::StatusOr<std::optional<v1::RequestRecord>> Store::ReadRequestRecord(
+    absl::string_view request_id) {
+  std::string bytes;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_->idempotency, ToSlice(request_id), &bytes);
+  if (s.IsNotFound()) return std::nullopt;
+  VARAV_RETURN_IF_ERROR(
+      FromRocksDb(s, absl::StrCat("reading the record of request '", request_id, "'")));
+  v1::RequestRecord record;
+  VARAV_RETURN_IF_ERROR(
+      ParseValue(bytes, record, absl::StrCat("record of request '", request_id, "'")));
+  return record;
+}
+
+absl::StatusOr<CommitResult> Store::Commit(const Mutation& m) {
+  VARAV_RETURN_IF_ERROR(ValidateMutation(m));
+  // The service stripe serializes writers of the service; the request stripe keeps two
+  // concurrent retries of one request (even naming different services) from both applying.
+  absl::Mutex* first = &StripeFor(absl::StrCat("s:", m.service_id));
+  absl::Mutex* second =
+      m.request_id.empty() ? nullptr : &StripeFor(absl::StrCat("r:", m.request_id));
+  if (second == first) second = nullptr;
+  if (second != nullptr && second < first) std::swap(first, second);
+  absl::MutexLock first_lock(first);
+  std::optional<absl::MutexLock> second_lock;
+  if (second != nullptr) second_lock.emplace(second);
+
+  CommitResult result;
+  VARAV_RETURN_IF_ERROR(CommitLocked(m, result));
+  return result;
+}
+
+absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
+  const std::string& id = m.service_id;
+  const rocksdb::ReadOptions read_options;
+
+  if (!m.request_id.empty()) {
+    VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record,
+                           ReadRequestRecord(m.request_id));
+    if (record.has_value()) {
+      if (record->request_hash() != m.request_hash) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "request_id '", m.request_id, "' was already used for a different request"));
+      }
+      VARAV_ASSIGN_OR_RETURN(result.service, GetService(record->service_id()));
+      result.first_global_sequence = record->first_global_sequence();
+      result.last_global_sequence = record->last_global_sequence();
+      result.replayed = true;
+      result.response = record->response();
+      return absl::OkStatus();
+    }
+  }
+
+  std::optional<v1::Service> old;
+  {
+    std::string bytes;
+    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(id), &bytes);
+    if (!s.IsNotFound()) {
+      VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", id, "'")));
+      old.emplace();
+      VARAV_RETURN_IF_ERROR(ParseValue(bytes, *old, absl::StrCat("service '", id, "'")));
+    }
+  }
+  if (m.expected_etag.empty()) {
+    if (old.has_value()) {
+      return absl::AlreadyExistsError(absl::StrCat("service '", id, "' already exists"));
+    }
+  } else {
+    if (!old.has_value()) {
+      return absl::NotFoundError(absl::StrCat("service '", id, "' does not exist"));
+    }
+    if (old->etag() != m.expected_etag) {
+      return absl::AbortedError(absl::StrCat("service '", id, "' was changed concurrently (etag '",
+                                             m.expected_etag, "' is stale); re-read and retry"));
+    }
+  }
+
+  rocksdb::WriteBatch batch;
+  std::set<std::string> seen;
+  for (const v1::OutputRevision& o : m.outputs) {
+    const std::string key = OutputKey(id, o.output_type(), o.revision());
+    std::string ignored;
+    rocksdb::Status s = db_->Get(read_options, cf_->outputs, ToSlice(key), &ignored);
+    if (s.ok() || !seen.insert(key).second) {
+      return absl::AlreadyExistsError(absl::StrCat("output '", o.output_type(), "' revision ",
+                                                   o.revision(), " of service '", id,
+                                                   "' already exists"));
+    }
+    if (!s.IsNotFound()) return FromRocksDb(s, absl::StrCat("reading output ", Printable(key)));
+    batch.Put(cf_->outputs, ToSlice(key), SerializeDeterministic(o));
+  }
+  for (const v1::Assessment& a : m.assessments) {
+    batch.Put(cf_->assessments, ToSlice(AssessmentKey(id, a.principle())),
+              SerializeDeterministic(a));
+  }
+  seen.clear();
+  for (const EvaluationBlob& e : m.evaluations) {
+    std::string ignored;
+    rocksdb::Status s = db_->Get(read_options, cf_->evaluations, ToSlice(e.id), &ignored);
+    if (s.ok() || !seen.insert(e.id).second) {
+      return absl::AlreadyExistsError(absl::StrCat("evaluation '", e.id, "' already exists"));
+    }
+    if (!s.IsNotFound()) return FromRocksDb(s, absl::StrCat("reading evaluation '", e.id, "'"));
+    batch.Put(cf_->evaluations, ToSlice(e.id), ToSlice(e.bytes));
+  }
+  for (const v1::Decision& d : m.decisions) {
+    batch.Put(cf_->decisions, ToSlice(DecisionKey(id, d.gate(), d.cycle(), d.number())),
+              SerializeDeterministic(d));
+  }
+
+  v1::Service next = m.service;
+  next.set_etag(NewEtag());
+  {
+    const std::set<std::string> before =
+        old.has_value() ? IndexEntriesFor(*old) : std::set<std::string>();
+    const std::set<std::string> after = IndexEntriesFor(next);
+    for (const std::string& key : before) {
+      if (!after.contains(key)) batch.Delete(cf_->indexes, ToSlice(key));
+    }
+    for (const std::string& key : after) {
+      if (!before.contains(key)) batch.Put(cf_->indexes, ToSlice(key), rocksdb::Slice());
+    }
+  }
+
+  std::vector<v1::Event> events = m.events;
+  uint64_t service_sequence = old.has_value() ? old->last_event_sequence() : 0;
+  for (v1::Event& e : events) {
+    ++service_sequence;
+    e.set_service_sequence(service_sequence);
+    e.set_subject(id);
+    if (e.spec_version().empty()) e.set_spec_version("1.0");
+    if (e.source().empty()) e.set_source(options_.event_source);
+    if (e.type().empty()) e.set_type(std::string(EventTypeFor(e.data_case())));
+    if (e.id().empty()) e.set_id(absl::StrCat(id, "/", service_sequence));
+    if (e.data_content_type().empty()) e.set_data_content_type("application/protobuf");
+    if (e.request_id().empty()) e.set_request_id(m.request_id);
+  }
+
+  uint64_t ticket = 0;
+  {
+    absl::MutexLock lock(&write_mu_);
+    // The ticket is taken before the data becomes visible, so a reader that sees the data also
+    // sees a ticket at least this large and waits for its sync.
+    ticket = written_ticket_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    const uint64_t first_sequence = next_global_sequence_;
+    std::string prev_hash = old.has_value() ? old->last_event_hash() : "";
+    for (size_t i = 0; i < events.size(); ++i) {
+      v1::Event& e = events[i];
+      const uint64_t global = first_sequence + i;
+      e.set_global_sequence(global);
+      e.set_prev_hash(prev_hash);
+      e.set_hash(ComputeEventHash(e));
+      prev_hash = e.hash();
+      batch.Put(cf_->events, ToSlice(GlobalEventKey(global)), SerializeDeterministic(e));
+      batch.Put(cf_->events, ToSlice(ServiceEventKey(id, e.service_sequence())),
+                ToSlice(EncodeU64(global)));
+    }
+    next.set_last_event_sequence(service_sequence);
+    next.set_last_event_hash(prev_hash);
+    batch.Put(cf_->services, ToSlice(id), SerializeDeterministic(next));
+
+    result.service = next;
+    if (!events.empty()) {
+      result.first_global_sequence = first_sequence;
+      result.last_global_sequence = first_sequence + events.size() - 1;
+    }
+    result.response = m.make_response ? m.make_response(result) : m.response;
+    if (!m.request_id.empty()) {
+      v1::RequestRecord record;
+      record.set_request_id(m.request_id);
+      record.set_request_hash(m.request_hash);
+      record.set_response(result.response);
+      record.set_service_id(id);
+      record.set_first_global_sequence(result.first_global_sequence);
+      record.set_last_global_sequence(result.last_global_sequence);
+      record.set_etag(next.etag());
+      batch.Put(cf_->idempotency, ToSlice(m.request_id), SerializeDeterministic(record));
+    }
+
+    rocksdb::WriteOptions write_options;
+    write_options.sync = false;  // synced by AwaitDurable, outside this critical section
+    VARAV_RETURN_IF_ERROR(FromRocksDb(db_->Write(write_options, &batch),
+                                      absl::StrCat("committing service '", id, "'")));
+    next_global_sequence_ = first_sequence + events.size();
+    if (!options_.sync) {
+      absl::MutexLock sync_lock(&sync_mu_);
+      durable_ticket_ = ticket;
+      durable_global_sequence_.store(next_global_sequence_ - 1, std::memory_order_release);
+    }
+  }
+  return AwaitDurable(ticket);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::LookupRequest(absl::string_view request_id,
+                                                                absl::string_view request_hash) {
+  VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record, ReadRequestRecord(request_id));
+  if (!record.has_value()) return std::nullopt;
+  if (record->request_hash() != request_hash) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id '", request_id, "' was already used for a different request"));
+  }
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return std::optional<std::string>(record->response());
+}
+
+absl::StatusOr<v1::Service> Store::GetService(absl::string_view service_id) {
+  std::string bytes;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_->services, ToSlice(service_id), &bytes);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+  v1::Service service;
+  VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return service;
+}
+
+absl::StatusOr<ServicePage> Store::ListServicesBy(ServiceIndex index, absl::string_view value,
+                                                  int page_size, absl::string_view page_token) {
+  if (page_size <= 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  std::string prefix;
+  switch (index) {
+    case ServiceIndex::kAll:
+      break;
+    case ServiceIndex::kAgency:
+      prefix = IndexPrefix(kIndexAgency, value);
+      break;
+    case ServiceIndex::kStage:
+      prefix = IndexPrefix(kIndexStage, value);
+      break;
+    case ServiceIndex::kStatus:
+      prefix = IndexPrefix(kIndexStatus, value);
+      break;
+    case ServiceIndex::kAwaiting:
+      prefix = IndexPrefix(kIndexAwaiting, value);
+      break;
+    case ServiceIndex::kReady:
+      prefix = IndexPrefix(kIndexReady, value);
+      break;
+  }
+  if (index != ServiceIndex::kAll && !IsValidKeyPart(value)) {
+    return absl::InvalidArgumentError("index value must be non-empty and contain no NUL byte");
+  }
+
+  rocksdb::ReadOptions read_options;
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  read_options.snapshot = snapshot;
+  ServicePage page;
+  absl::Status status = [&]() -> absl::Status {
+    rocksdb::ColumnFamilyHandle* cf = index == ServiceIndex::kAll ? cf_->services : cf_->indexes;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf));
+    const std::string start = absl::StrCat(prefix, page_token);
+    it->Seek(ToSlice(start));
+    if (!page_token.empty() && it->Valid() && ToView(it->key()) == start) it->Next();
+    std::vector<std::string> ids;
+    for (; it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+      if (static_cast<int>(ids.size()) == page_size) {
+        page.next_page_token = ids.back();
+        break;
+      }
+      std::string service_id(ToView(it->key()).substr(prefix.size()));
+      if (index == ServiceIndex::kAll) {
+        v1::Service& service = page.services.emplace_back();
+        VARAV_RETURN_IF_ERROR(
+            ParseValue(ToView(it->value()), service, absl::StrCat("service '", service_id, "'")));
+      }
+      ids.push_back(std::move(service_id));
+    }
+    VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "listing services"));
+    if (index == ServiceIndex::kAll) return absl::OkStatus();
+    for (const std::string& service_id : ids) {
+      std::string bytes;
+      rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
+      if (s.IsNotFound()) {
+        return absl::DataLossError(absl::StrCat("index entry ", Printable(prefix + service_id),
+                                                " names a missing service"));
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+      VARAV_RETURN_IF_ERROR(ParseValue(bytes, page.services.emplace_back(),
+                                       absl::StrCat("service '", service_id, "'")));
+    }
+    return absl::OkStatus();
+  }();
+  db_->ReleaseSnapshot(snapshot);
+  VARAV_RETURN_IF_ERROR(status);
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return page;
+}
+
+absl::StatusOr<v1::OutputRevision> Store::GetOutput(absl::string_view service_id,
+                                                    absl::string_view output_type,
+                                                    uint32_t revision) {
+  const std::string what = absl::StrCat("output '", output_type, "' revision ", revision,
+                                        " of service '", service_id, "'");
+  std::string bytes;
+  if (revision != 0) {
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_->outputs,
+                                 ToSlice(OutputKey(service_id, output_type, revision)), &bytes);
+    if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, " does not exist"));
+    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading ", what)));
+  } else {
+    const std::string prefix = OutputPrefix(service_id, output_type);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->outputs));
+    it->SeekForPrev(ToSlice(OutputKey(service_id, output_type, UINT32_MAX)));
+    if (!it->Valid() || !HasPrefix(it->key(), prefix) || output_type.empty()) {
+      VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("reading ", what)));
+      return absl::NotFoundError(
+          absl::StrCat("service '", service_id, "' has no output '", output_type, "'"));
+    }
+    bytes = it->value().ToString();
+  }
+  v1::OutputRevision output;
+  VARAV_RETURN_IF_ERROR(ParseValue(bytes, output, what));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return output;
+}
+
+namespace {
+
+// Collects every value under `prefix` of `cf`, parsed as `Message`.
+template <typename Message>
+absl::StatusOr<std::vector<Message>> ScanPrefix(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                                const std::string& prefix, absl::string_view what) {
+  std::vector<Message> out;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    VARAV_RETURN_IF_ERROR(ParseValue(ToView(it->value()), out.emplace_back(),
+                                     absl::StrCat(what, " ", Printable(ToView(it->key())))));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), absl::StrCat("listing ", what)));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::OutputRevision>> Store::ListOutputRevisions(
+    absl::string_view service_id, absl::string_view output_type) {
+  VARAV_ASSIGN_OR_RETURN(
+      auto out, ScanPrefix<v1::OutputRevision>(*db_, cf_->outputs,
+                                               OutputPrefix(service_id, output_type), "output"));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return out;
+}
+
+absl::StatusOr<v1::Assessment> Store::GetAssessment(absl::string_view service_id,
+                                                    absl::string_view principle) {
+  const std::string what =
+      absl::StrCat("assessment of principle '", principle, "' of service '", service_id, "'");
+  std::string bytes;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_->assessments,
+                               ToSlice(AssessmentKey(service_id, principle)), &bytes);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat(what, " does not exist"));
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading ", what)));
+  v1::Assessment assessment;
+  VARAV_RETURN_IF_ERROR(ParseValue(bytes, assessment, what));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return assessment;
+}
+
+absl::StatusOr<std::vector<v1::Assessment>> Store::ListAssessments(absl::string_view service_id) {
+  VARAV_ASSIGN_OR_RETURN(
+      auto out, ScanPrefix<v1::Assessment>(*db_, cf_->assessments, AssessmentPrefix(service_id),
+                                           "assessment"));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return out;
+}
+
+absl::StatusOr<std::string> Store::GetEvaluation(absl::string_view evaluation_id) {
+  std::string bytes;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_->evaluations, ToSlice(evaluation_id), &bytes);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("evaluation '", evaluation_id, "' does not exist"));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading evaluation '", evaluation_id, "'")));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return bytes;
+}
+
+absl::StatusOr<std::vector<v1::Decision>> Store::ListDecisions(absl::string_view service_id,
+                                                               absl::string_view gate,
+                                                               uint32_t cycle) {
+  VARAV_ASSIGN_OR_RETURN(
+      auto out, ScanPrefix<v1::Decision>(*db_, cf_->decisions,
+                                         DecisionPrefix(service_id, gate, cycle), "decision"));
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_sequence,
+                                                         int limit) {
+  if (limit <= 0) limit = kDefaultEventLimit;
+  limit = std::min(limit, kMaxEventLimit);
+  const uint64_t durable = LastGlobalSequence();
+  std::vector<v1::Event> out;
+  if (after_global_sequence >= durable) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
+  uint64_t expected = after_global_sequence + 1;
+  for (it->Seek(ToSlice(GlobalEventKey(expected)));
+       it->Valid() && expected <= durable && static_cast<int>(out.size()) < limit;
+       it->Next(), ++expected) {
+    std::optional<uint64_t> seq = ParseGlobalEventKey(ToView(it->key()));
+    if (seq != expected) {
+      return absl::DataLossError(
+          absl::StrCat("global event log has a gap: event ", expected, " is missing"));
+    }
+    VARAV_RETURN_IF_ERROR(
+        ParseValue(ToView(it->value()), out.emplace_back(), absl::StrCat("event ", expected)));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading events"));
+  if (static_cast<int>(out.size()) < limit && expected <= durable) {
+    return absl::DataLossError(
+        absl::StrCat("global event log has a gap: event ", expected, " is missing"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Event>> Store::ReadServiceEvents(absl::string_view service_id,
+                                                                uint64_t after_service_sequence,
+                                                                int limit) {
+  if (limit <= 0) limit = kDefaultEventLimit;
+  limit = std::min(limit, kMaxEventLimit);
+  const uint64_t durable = LastGlobalSequence();
+  const std::string prefix = ServiceEventPrefix(service_id);
+  std::vector<v1::Event> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
+  for (it->Seek(ToSlice(ServiceEventKey(service_id, after_service_sequence + 1)));
+       it->Valid() && HasPrefix(it->key(), prefix) && static_cast<int>(out.size()) < limit;
+       it->Next()) {
+    std::optional<uint64_t> global = DecodeU64(ToView(it->value()));
+    if (!global.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("per-service event entry ", Printable(ToView(it->key())), " is malformed"));
+    }
+    // Per-service order follows global order, so everything after this is newer still.
+    if (*global > durable) break;
+    std::string bytes;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), cf_->events, ToSlice(GlobalEventKey(*global)), &bytes);
+    if (s.IsNotFound()) {
+      return absl::DataLossError(
+          absl::StrCat("event ", *global, " of service '", service_id, "' is missing"));
+    }
+    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading event ", *global)));
+    VARAV_RETURN_IF_ERROR(ParseValue(bytes, out.emplace_back(), absl::StrCat("event ", *global)));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading service events"));
+  return out;
+}
+
+uint64_t Store::LastGlobalSequence() const {
+  return durable_global_sequence_.load(std::memory_order_acquire);
+}
+
+uint64_t Store::AwaitEventsAfter(uint64_t after, absl::Time deadline) {
+  struct Wait {
+    const Store* store;
+    uint64_t after;
+  } wait{this, after};
+  const absl::Condition has_new(
+      +[](Wait* w) { return w->store->LastGlobalSequence() > w->after; }, &wait);
+  sync_mu_.LockWhenWithDeadline(has_new, deadline);
+  sync_mu_.Unlock();
+  return LastGlobalSequence();
+}
+
+absl::Status Store::VerifyChain(absl::string_view service_id) {
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot;
+  absl::Status status = [&]() -> absl::Status {
+    std::string bytes;
+    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
+    if (s.IsNotFound()) {
+      return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
+    }
+    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+    v1::Service service;
+    VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
+    return VerifyChainAt(read_options, service_id, service);
+  }();
+  db_->ReleaseSnapshot(snapshot);
+  return status;
+}
+
+absl::Status Store::VerifyChainAt(const rocksdb::ReadOptions& read_options,
+                                  absl::string_view service_id, const v1::Service& service) {
+  const std::string prefix = ServiceEventPrefix(service_id);
+  const auto fail = [&](uint64_t sequence, absl::string_view why) {
+    return absl::DataLossError(
+        absl::StrCat("service '", service_id, "': event service_sequence ", sequence, ": ", why));
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_->events));
+  uint64_t expected = 1;
+  std::string prev_hash;
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
+       it->Next(), ++expected) {
+    std::optional<uint64_t> sequence = DecodeU64(ToView(it->key()).substr(prefix.size()));
+    if (!sequence.has_value()) return fail(expected, "malformed per-service key");
+    if (*sequence != expected) {
+      return fail(expected,
+                  absl::StrCat("gap: the next stored event is service_sequence ", *sequence));
+    }
+    std::optional<uint64_t> global = DecodeU64(ToView(it->value()));
+    if (!global.has_value()) return fail(expected, "malformed global sequence reference");
+    std::string bytes;
+    rocksdb::Status s =
+        db_->Get(read_options, cf_->events, ToSlice(GlobalEventKey(*global)), &bytes);
+    if (s.IsNotFound()) {
+      return fail(expected, absl::StrCat("gap: global event ", *global, " is missing"));
+    }
+    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading event ", *global)));
+    v1::Event event;
+    if (!event.ParseFromString(bytes)) {
+      return fail(expected, absl::StrCat("global event ", *global, " cannot be parsed"));
+    }
+    if (event.subject() != service_id || event.service_sequence() != expected ||
+        event.global_sequence() != *global) {
+      return fail(expected, absl::StrCat("global event ", *global, " is service_sequence ",
+                                         event.service_sequence(), " of '", event.subject(),
+                                         "' at global sequence ", event.global_sequence()));
+    }
+    if (event.prev_hash() != prev_hash) {
+      return fail(expected, absl::StrCat("broken prev link: prev_hash '", event.prev_hash(),
+                                         "' but the previous event's hash is '", prev_hash, "'"));
+    }
+    const std::string computed = ComputeEventHash(event);
+    if (computed != event.hash()) {
+      return fail(expected, absl::StrCat("hash mismatch: stored '", event.hash(), "', computed '",
+                                         computed, "'"));
+    }
+    prev_hash = event.hash();
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading service events"));
+  const uint64_t last = expected - 1;
+  if (service.last_event_sequence() != last) {
+    return fail(last + 1,
+                absl::StrCat("gap: the service record names last_event_sequence ",
+                             service.last_event_sequence(), " but the chain ends at ", last));
+  }
+  if (service.last_event_hash() != prev_hash) {
+    return fail(
+        last, absl::StrCat("the service record names last_event_hash '", service.last_event_hash(),
+                           "' but the last event's hash is '", prev_hash, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::CheckConsistency() {
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot;
+  absl::Status status = [&]() -> absl::Status {
+    // 1. The global log is 1..N and every event sits at its own sequence.
+    uint64_t global_count = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_->events));
+      for (it->Seek(ToSlice(kGlobalEventPrefix));
+           it->Valid() && HasPrefix(it->key(), kGlobalEventPrefix); it->Next()) {
+        const uint64_t expected = global_count + 1;
+        std::optional<uint64_t> seq = ParseGlobalEventKey(ToView(it->key()));
+        if (seq != expected) {
+          return absl::DataLossError(
+              absl::StrCat("global event log has a gap: event ", expected, " is missing"));
+        }
+        v1::Event event;
+        VARAV_RETURN_IF_ERROR(
+            ParseValue(ToView(it->value()), event, absl::StrCat("event ", expected)));
+        if (event.global_sequence() != expected) {
+          return absl::DataLossError(absl::StrCat(
+              "event stored at ", expected, " names global_sequence ", event.global_sequence()));
+        }
+        ++global_count;
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning the global event log"));
+    }
+    // 2. Per-service entries map one-to-one onto global events (each names an event of its own
+    // service and sequence; equal counts then make the mapping a bijection).
+    uint64_t service_entry_count = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_->events));
+      for (it->Seek(ToSlice(kServiceEventPrefix));
+           it->Valid() && HasPrefix(it->key(), kServiceEventPrefix); it->Next()) {
+        ++service_entry_count;
+        const absl::string_view key = ToView(it->key());
+        std::optional<uint64_t> global = DecodeU64(ToView(it->value()));
+        if (key.size() < kServiceEventPrefix.size() + 9 || !global.has_value() || *global == 0 ||
+            *global > global_count) {
+          return absl::DataLossError(
+              absl::StrCat("per-service event entry ", Printable(key), " is malformed"));
+        }
+        const absl::string_view service_id =
+            key.substr(kServiceEventPrefix.size(), key.size() - kServiceEventPrefix.size() - 9);
+        const uint64_t sequence = *DecodeU64(key.substr(key.size() - 8));
+        std::string bytes;
+        VARAV_RETURN_IF_ERROR(FromRocksDb(
+            db_->Get(read_options, cf_->events, ToSlice(GlobalEventKey(*global)), &bytes),
+            absl::StrCat("reading event ", *global)));
+        v1::Event event;
+        VARAV_RETURN_IF_ERROR(ParseValue(bytes, event, absl::StrCat("event ", *global)));
+        if (event.subject() != service_id || event.service_sequence() != sequence) {
+          return absl::DataLossError(absl::StrCat("per-service event entry ", Printable(key),
+                                                  " points at event ", *global,
+                                                  " of another service or sequence"));
+        }
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning per-service event entries"));
+    }
+    if (service_entry_count != global_count) {
+      return absl::DataLossError(absl::StrCat(global_count, " global events but ",
+                                              service_entry_count, " per-service entries"));
+    }
+    // 3. Every chain verifies, and the indexes hold exactly what the services imply.
+    std::set<std::string> expected_index;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_->services));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const std::string service_id = it->key().ToString();
+        v1::Service service;
+        VARAV_RETURN_IF_ERROR(
+            ParseValue(ToView(it->value()), service, absl::StrCat("service '", service_id, "'")));
+        if (service.id() != service_id) {
+          return absl::DataLossError(absl::StrCat("service stored under '", service_id,
+                                                  "' names id '", service.id(), "'"));
+        }
+        VARAV_RETURN_IF_ERROR(VerifyChainAt(read_options, service_id, service));
+        expected_index.merge(IndexEntriesFor(service));
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning services"));
+    }
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_->indexes));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const std::string key = it->key().ToString();
+        if (expected_index.erase(key) == 0) {
+          return absl::DataLossError(
+              absl::StrCat("index entry ", Printable(key), " matches no service record"));
+        }
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning indexes"));
+    }
+    if (!expected_index.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("index entry ", Printable(*expected_index.begin()), " is missing"));
+    }
+    return absl::OkStatus();
+  }();
+  db_->ReleaseSnapshot(snapshot);
+  return status;
+}
+
+absl::StatusOr<uint64_t> Store::GetCursor(absl::string_view name) {
+  std::string bytes;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_->metadata, ToSlice(CursorKey(name)), &bytes);
+  if (s.IsNotFound()) return 0;
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading cursor '", name, "'")));
+  std::optional<uint64_t> sequence = DecodeU64(bytes);
+  if (!sequence.has_value()) {
+    return absl::DataLossError(absl::StrCat("cursor '", name, "' is malformed"));
+  }
+  return *sequence;
+}
+
+absl::Status Store::SetCursor(absl::string_view name, uint64_t sequence) {
+  if (!IsValidKeyPart(name)) {
+    return absl::InvalidArgumentError("cursor name must be non-empty and contain no NUL byte");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocksDb(
+      db_->Put(write_options, cf_->metadata, ToSlice(CursorKey(name)), EncodeU64(sequence)),
+      absl::StrCat("writing cursor '", name, "'"));
+}
+
+absl::Status Store::CreateCheckpoint(absl::string_view dir) {
+  // Make everything written so far durable first, so the checkpoint holds only acknowledged state
+  // or state that would survive a crash anyway.
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  rocksdb::Checkpoint* raw = nullptr;
+  VARAV_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::Checkpoint::Create(db_.get(), &raw), "preparing a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocksDb(checkpoint->CreateCheckpoint(std::string(dir)),
+                     absl::StrCat("creating checkpoint '", dir, "'"));
+}
+
+absl::Status Store::CreateBackup(absl::string_view backup_dir) {
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
+  rocksdb::BackupEngine* raw = nullptr;
+  VARAV_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::BackupEngine::Open(rocksdb::BackupEngineOptions(std::string(backup_dir)),
+                                              rocksdb::Env::Default(), &raw),
+                  absl::StrCat("opening backup directory '", backup_dir, "'")));
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  // Without a flush the backup carries the live WAL files, which keeps it consistent across
+  // column families.
+  return FromRocksDb(engine->CreateNewBackup(rocksdb::CreateBackupOptions(), db_.get()),
+                     absl::StrCat("creating a backup in '", backup_dir, "'"));
+}
+
+absl::Status Store::RestoreLatestBackup(absl::string_view backup_dir, absl::string_view db_dir) {
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  VARAV_RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::BackupEngineReadOnly::Open(rocksdb::BackupEngineOptions(std::string(backup_dir)),
+                                          rocksdb::Env::Default(), &raw),
+      absl::StrCat("opening backup directory '", backup_dir, "'")));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
+  const std::string dir(db_dir);
+  return FromRocksDb(
+      engine->RestoreDBFromLatestBackup(rocksdb::RestoreOptions(), dir, dir),
+      absl::StrCat("restoring the latest backup of '", backup_dir, "' into '", db_dir, "'"));
+}
+
+}  // namespace varav::store
