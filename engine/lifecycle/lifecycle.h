@@ -1,0 +1,185 @@
+// The lifecycle state machine of one public service: a pure function from (service snapshot,
+// command, compiled pack, clock) to a transition (new state, records and events) or a precise
+// error.
+//
+// This is the functional core of Värav. It does no I/O and reads no clock: the shell (the gRPC
+// handlers) loads a `ServiceSnapshot` from the store, calls `Apply`, and commits the resulting
+// `Transition` in one atomic write. Because it is pure, every transition and every refusal is
+// unit-tested without a database.
+//
+//   absl::StatusOr<Transition> t = Apply(snapshot, SubmitOutput{...}, Context{.pack = pack.get(),
+//                                        .now = absl::Now(), .actor = {.principal = "ria:mari"}});
+//
+// Lifecycle rules (Service Standard 2.0, as encoded in the pinned pack):
+// - A service is registered at any stage ("position your service on the lifecycle canvas").
+// - AdvanceStage moves to the next stage inside the same diamond only; a gate is crossed only by
+//   its outcome.
+// - Every command that changes outputs, assessments, stage or pack re-evaluates the current gate
+//   (the gate that closes the current stage's diamond) and records the evaluation; the first
+//   evaluation in which every enforced must rule passes emits `gate_ready`.
+// - RequestGateReview requires the service to be at the gate's stage and every enforced must rule
+//   to pass; the service is then in review and the gate's panels are awaited.
+// - RecordDecision: one panel's decision; a panel may supersede its own decision until the outcome
+//   applies; the outcome applies once every required panel has decided: any stop -> stopped (at a
+//   gate with new_cycle, i.e. gate E: retired); else any recycle -> the earliest stage asked; else
+//   any hold -> on hold; else go -> the gate's go_to stage (gate E: a new cycle at envision).
+//   Conditions stay open and are visible to later gates' rules.
+// - While in review, the review rests on the evaluation that admitted it; when an output that one
+//   of its passed rules read gets a new revision, that evaluation is marked stale.
+//
+// Error codes: InvalidArgument (malformed command; the message names the field), NotFound
+// (unknown output type, principle, stage), FailedPrecondition (illegal in the current state; for a
+// refused review it lists the failing rules), PermissionDenied (segregation of duties: a decider
+// from the service's own agency), AlreadyExists (registering an existing service).
+//
+// Thread safety: pure functions of their arguments.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "engine/model/pack.h"
+#include "google/protobuf/struct.pb.h"
+#include "varav/v1/evaluation.pb.h"
+#include "varav/v1/resources.pb.h"
+
+namespace varav::lifecycle {
+
+// Who issues a command. Authorisation (roles) is the API layer's; the engine enforces only what
+// the standard itself demands (segregation of duties at decisions).
+struct Actor {
+  // The authenticated principal, recorded on every event.
+  std::string principal;
+  // The principal's agency, empty when it belongs to none.
+  std::string agency;
+};
+
+// Everything the engine reads about one service; the shell loads it from the store.
+struct ServiceSnapshot {
+  // The stored state; `id` empty when the service does not exist yet.
+  v1::Service service;
+  // The latest revision of every submitted output, by output type.
+  absl::flat_hash_map<std::string, v1::OutputRevision> latest_outputs;
+  // The stored assessment of every assessed principle, by principle.
+  absl::flat_hash_map<std::string, v1::Assessment> assessments;
+  // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included).
+  std::vector<v1::Decision> gate_decisions;
+  // The evaluation `service.latest_evaluation` summarises, when one exists.
+  std::optional<v1::GateEvaluation> latest_evaluation;
+};
+
+// --- Commands ---
+
+struct RegisterService {
+  std::string service_id;
+  std::string name;
+  std::string agency;
+  std::string owner;
+  std::string description;
+  // The stage it enters at; empty means the pack's first stage.
+  std::string stage;
+};
+
+struct SubmitOutput {
+  std::string output_type;
+  v1::DocumentRef document;
+  google::protobuf::Struct fields;
+};
+
+struct RecordAssessment {
+  std::string principle;
+  std::vector<v1::AssessmentAnswer> answers;
+};
+
+struct AdvanceStage {
+  // The stage to move to; must be the next stage of the same diamond. Empty means "the next".
+  std::string to_stage;
+};
+
+struct RequestGateReview {};
+
+struct RecordDecision {
+  std::string panel;
+  v1::GateOutcome outcome = v1::GATE_OUTCOME_UNSPECIFIED;
+  // For recycle: the stage to return to (at or before the current stage).
+  std::string recycle_to_stage;
+  std::string rationale;
+  // For go with conditions: at least one, each with text and due date (check_expr optional).
+  std::vector<v1::Condition> conditions;
+};
+
+struct ResumeFromHold {
+  std::string reason;
+};
+
+// Re-pins the service to `Context::target_pack`: same pack id, a different version.
+struct MigratePack {};
+
+using Command = std::variant<RegisterService, SubmitOutput, RecordAssessment, AdvanceStage,
+                             RequestGateReview, RecordDecision, ResumeFromHold, MigratePack>;
+
+// The command's name as the API spells it ("SubmitOutput", ...), for logs and errors.
+absl::string_view CommandName(const Command& command);
+
+struct Context {
+  // The pack the service is pinned to (for RegisterService: the pack to pin). Required.
+  const model::CompiledPack* pack = nullptr;
+  // MigratePack only: the pack to re-pin to.
+  const model::CompiledPack* target_pack = nullptr;
+  // The injected clock.
+  absl::Time now;
+  Actor actor;
+  // The request id of the call, recorded on events.
+  std::string request_id;
+};
+
+// What a command changes; the shell commits all of it atomically.
+struct Transition {
+  v1::Service service;
+  std::vector<v1::OutputRevision> outputs;
+  std::vector<v1::Assessment> assessments;
+  // New decisions and, for a superseded one, its rewritten record (superseded = true).
+  std::vector<v1::Decision> decisions;
+  // The gate evaluation made by this command, with its id (see EvaluationId).
+  std::optional<v1::GateEvaluation> evaluation;
+  std::string evaluation_id;
+  // Events in order, without sequences or hashes (the store assigns them).
+  std::vector<v1::Event> events;
+};
+
+absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
+                                 const Context& context);
+
+// --- Queries shared with the API layer ---
+
+// The gate that closes the diamond of `stage`; nullptr for an unknown stage.
+const v1::Gate* GateForStage(const model::CompiledPack& pack, absl::string_view stage);
+
+// The input a gate's rules see for this snapshot at `now`; `extra_outputs` (hypothetical outputs
+// for a dry run) replace the latest revisions of their types.
+v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
+                             const std::vector<v1::OutputRevision>& extra_outputs = {});
+
+// Dry run: evaluates `gate_id` (the current gate when empty) without changing anything.
+absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
+                                             const model::CompiledPack& pack,
+                                             absl::string_view gate_id, absl::Time now,
+                                             const std::vector<v1::OutputRevision>& extra_outputs);
+
+// Panels still to decide at the gate under review (required panels without a live decision).
+std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
+                                        const ServiceSnapshot& snapshot);
+
+// Deterministic, unique evaluation id: "<service id>/<cycle>/<gate>/<n>" where n is the service
+// event sequence the evaluation's `gate_evaluated` event will get.
+std::string EvaluationId(absl::string_view service_id, uint32_t cycle, absl::string_view gate,
+                         uint64_t event_sequence);
+
+}  // namespace varav::lifecycle
