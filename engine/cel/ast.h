@@ -1,8 +1,10 @@
 // The CEL abstract syntax tree shared by the parser, the checker and the planner.
 //
-// The parser produces an `Ast`; macros (`has`, `all`, `exists`, `exists_one`, `map`, `filter`) are
-// already expanded into `Select{test_only}` and `Comprehension` nodes, exactly as the CEL
-// specification's "Macros" section describes, so later stages see only the seven node kinds below.
+// The parser produces an `Ast`; macros (`has`, `all`, `exists`, `exists_one`, `map`, `filter`, and
+// the two-variable forms `all`, `exists`, `existsOne`, `transformList`, `transformMap`,
+// `transformMapEntry`) are already expanded into `Select{test_only}` and `Comprehension` nodes,
+// exactly as the CEL specification's "Macros" section describes, so later stages see only the
+// eight node kinds below.
 // Operators are calls with the specification's function names (see `op` below).
 //
 // Every node has a unique id (> 0) and the byte offset of its first character in the source; the
@@ -47,6 +49,10 @@ inline constexpr absl::string_view kIndex = "_[_]";
 inline constexpr absl::string_view kIn = "@in";
 // Used by the `all`/`exists` expansions: true unless the argument is exactly `false`.
 inline constexpr absl::string_view kNotStrictlyFalse = "@not_strictly_false";
+// Used by the `transformMap` and `transformMapEntry` expansions: `cel.@mapInsert(map, key, value)`
+// and `cel.@mapInsert(map, entries)` add to the accumulated map (a repeated key is an error). The
+// '@' keeps authors from calling it directly.
+inline constexpr absl::string_view kMapInsert = "cel.@mapInsert";
 }  // namespace op
 
 // A literal. `Bytes` is distinct from `std::string` so the two literal kinds stay apart.

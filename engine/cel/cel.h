@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/cel/issue.h"
@@ -115,6 +116,15 @@ class Activation {
     auto it = vars_.find(name);
     return it == vars_.end() ? nullptr : &it->second;
   }
+  // Find with `hash` == HashName(name) computed ahead: a compiled program hashes each variable name
+  // once, when it is planned, instead of on every evaluation.
+  const Value* Find(absl::string_view name, size_t hash) const {
+    auto it = vars_.find(name, hash);
+    return it == vars_.end() ? nullptr : &it->second;
+  }
+  // The hash that Find(name, hash) expects. Valid within one process only (Abseil seeds its hash
+  // per process), so never persist it.
+  static size_t HashName(absl::string_view name) { return absl::Hash<absl::string_view>{}(name); }
 
  private:
   absl::flat_hash_map<std::string, Value> vars_;

@@ -764,9 +764,30 @@ Value TypeOf(Frame&, const Value* const* args) {
   return kTypes[static_cast<int>(args[0]->kind())];
 }
 
+// cel.@mapInsert(map, key, value) and cel.@mapInsert(map, entries). Outside a comprehension's loop
+// step (where the planner inserts in place) the map is shared, so Insert copies it.
+Value MapInsert(Frame&, const Value* const* args) {
+  if (args[0]->kind() != Kind::kMap) VARAV_NO_OVERLOAD("cel.@mapInsert", 3);
+  return Value::Insert(*args[0], *args[1], *args[2]);
+}
+
+Value MapMerge(Frame&, const Value* const* args) {
+  if (args[0]->kind() != Kind::kMap || args[1]->kind() != Kind::kMap) {
+    VARAV_NO_OVERLOAD("cel.@mapInsert", 2);
+  }
+  return MergeMaps(*args[0], *args[1]);
+}
+
 #undef VARAV_NO_OVERLOAD
 
 }  // namespace
+
+Value MergeMaps(Value target, const Value& update) {
+  for (size_t i = 0; i < update.size() && !target.IsError(); ++i) {
+    target = Value::Insert(std::move(target), update.map_key(i), update.map_value(i));
+  }
+  return target;
+}
 
 void RegisterCoreFunctions() {
   RegisterFunction("!_", 1, Not);
@@ -798,6 +819,8 @@ void RegisterCoreFunctions() {
   RegisterFunction("bool", 1, ToBool);
   RegisterFunction("dyn", 1, Dyn);
   RegisterFunction("type", 1, TypeOf);
+  RegisterFunction("cel.@mapInsert", 3, MapInsert);
+  RegisterFunction("cel.@mapInsert", 2, MapMerge);
 }
 
 }  // namespace varav::cel::runtime

@@ -54,6 +54,11 @@ void RegisterCoreFunctions();    // functions.cc
 void RegisterStringFunctions();  // strings_ext.cc
 void RegisterTimeFunctions();    // time_functions.cc
 
+// `target` with every entry of the map `update` added (the `transformMapEntry` step); an error
+// value if a key of `update` is already in `target`. Both must be maps; `target`'s storage is
+// reused when it holds the only reference (see Value::Insert).
+Value MergeMaps(Value target, const Value& update);
+
 // Errors.
 Value NoMatchingOverload(absl::string_view function, const Value* const* args, int arity);
 const char* KindName(Value::Kind kind);

@@ -137,6 +137,11 @@ Table BuildTable() {
   b.Global(op::kSubtract, "subtract_timestamp_duration", {kTs, kDur}, kTs);
   b.Global(op::kSubtract, "subtract_duration_duration", {kDur, kDur}, kDur);
 
+  // The map-building step of the two-variable comprehension macros (internal: '@' cannot be
+  // written in a name).
+  b.Global(op::kMapInsert, "@mapInsert_map_key_value", {kMapAB, kA, kB}, kMapAB);
+  b.Global(op::kMapInsert, "@mapInsert_map_map", {kMapAB, kMapAB}, kMapAB);
+
   // Indexing.
   b.Global(op::kIndex, "index_list", {kListA, kInt}, kA);
   b.Global(op::kIndex, "index_map", {kMapAB, kA}, kB);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <utility>
@@ -694,40 +695,54 @@ class Parser {
     // `existsOne` is the newer spelling of `exists_one`; both expand the same way.
     const std::string fn = name.text == "existsOne" ? "exists_one" : name.text;
     const bool quantifier = fn == "all" || fn == "exists" || fn == "exists_one";
+    const bool transform =
+        fn == "transformList" || fn == "transformMap" || fn == "transformMapEntry";
     if ((quantifier && args.size() == 2) ||
         (fn == "map" && (args.size() == 2 || args.size() == 3)) ||
         (fn == "filter" && args.size() == 2)) {
-      return ExpandComprehension(name.offset, fn, std::move(target), std::move(args), quantifier);
+      return ExpandComprehension(name.offset, fn, std::move(target), std::move(args),
+                                 /*vars=*/1, quantifier ? kNotASimpleName : kNotAnIdentifier);
+    }
+    if ((quantifier && args.size() == 3) || (transform && (args.size() == 3 || args.size() == 4))) {
+      return ExpandComprehension(name.offset, fn, std::move(target), std::move(args),
+                                 /*vars=*/2, kNotASimpleName);
     }
     return Call(name.offset, name.text, std::move(args), std::move(target));
   }
 
-  // Expands the comprehension macros exactly as the CEL specification (and cel-go) define them.
+  static constexpr absl::string_view kNotASimpleName = "argument must be a simple name";
+  static constexpr absl::string_view kNotAnIdentifier = "argument is not an identifier";
+
+  // Expands the comprehension macros exactly as the CEL specification (and, for the two-variable
+  // forms, cel-go's comprehensions extension) define them. `args` starts with `vars` iteration
+  // variables; the rest are the macro's predicate, or its optional filter and its transform.
   ExprPtr ExpandComprehension(int32_t offset, const std::string& macro, ExprPtr range,
-                              std::vector<ExprPtr> args, bool quantifier) {
-    const Expr& var = *args[0];
-    if (var.kind != Expr::Kind::kIdent || var.name.empty() || var.name[0] == '.') {
-      AddIssue(var.offset,
-               quantifier ? "argument must be a simple name" : "argument is not an identifier");
+                              std::vector<ExprPtr> args, size_t vars,
+                              absl::string_view bad_variable) {
+    std::string names[2];
+    for (size_t i = 0; i < vars; ++i) {
+      const Expr& var = *args[i];
+      if (var.kind != Expr::Kind::kIdent || var.name.empty() || var.name[0] == '.') {
+        AddIssue(var.offset, std::string(bad_variable));
+        return range;  // keeps parsing going; the issue already fails the parse
+      }
+      names[i] = var.name;
+    }
+    if (vars == 2 && names[0] == names[1]) {
+      // Both variables would be bound in one scope; the second would silently hide the first.
+      AddIssue(args[1]->offset, absl::StrCat("duplicate variable name: ", names[1]));
       return range;
     }
-    std::string iter_var = var.name;
+    // The macro's own expressions: a predicate, or an optional filter followed by a transform.
+    std::vector<ExprPtr> body(std::make_move_iterator(args.begin() + vars),
+                              std::make_move_iterator(args.end()));
+    const int32_t var_offset = args[0]->offset;
+
     auto accu = [&]() { return Ident(offset, std::string(kAccumulator)); };
     auto one = [&](ExprPtr e) {
       std::vector<ExprPtr> v;
       v.push_back(std::move(e));
       return v;
-    };
-    auto list_of = [&](ExprPtr e) -> ExprPtr {
-      ExprPtr list = NewExpr(Expr::Kind::kList, offset);
-      list->args.push_back(std::move(e));
-      return Finish(std::move(list));
-    };
-    // @result + [elem], the step of map and filter.
-    auto append = [&](ExprPtr elem) -> ExprPtr {
-      ExprPtr list = list_of(std::move(elem));
-      if (list == nullptr) return nullptr;
-      return Call2(offset, op::kAdd, accu(), std::move(list));
     };
     auto conditional = [&](ExprPtr cond, ExprPtr a, ExprPtr b) -> ExprPtr {
       if (cond == nullptr || a == nullptr || b == nullptr) return nullptr;
@@ -737,48 +752,76 @@ class Parser {
       v.push_back(std::move(b));
       return Call(offset, op::kConditional, std::move(v));
     };
+    // `filter ? step : @result` when the macro has a filter, else `step`.
+    auto filtered = [&](ExprPtr filter, ExprPtr step) -> ExprPtr {
+      if (filter == nullptr) return step;
+      return conditional(std::move(filter), std::move(step), accu());
+    };
 
     ExprPtr init, condition, step, result;
     if (macro == "all") {
       init = Constant(offset, true);
       condition = Call(offset, op::kNotStrictlyFalse, one(accu()));
-      step = Call2(offset, op::kLogicalAnd, accu(), std::move(args[1]));
+      step = Call2(offset, op::kLogicalAnd, accu(), std::move(body[0]));
       result = accu();
     } else if (macro == "exists") {
       init = Constant(offset, false);
       ExprPtr not_accu = Call(offset, op::kLogicalNot, one(accu()));
       if (not_accu == nullptr) return nullptr;
       condition = Call(offset, op::kNotStrictlyFalse, one(std::move(not_accu)));
-      step = Call2(offset, op::kLogicalOr, accu(), std::move(args[1]));
+      step = Call2(offset, op::kLogicalOr, accu(), std::move(body[0]));
       result = accu();
     } else if (macro == "exists_one") {
       init = Constant(offset, int64_t{0});
       condition = Constant(offset, true);
       ExprPtr inc = Call2(offset, op::kAdd, accu(), Constant(offset, int64_t{1}));
-      step = conditional(std::move(args[1]), std::move(inc), accu());
+      step = conditional(std::move(body[0]), std::move(inc), accu());
       result = Call2(offset, op::kEquals, accu(), Constant(offset, int64_t{1}));
-    } else if (macro == "map") {
+    } else if (macro == "map" || macro == "filter" || macro == "transformList") {
+      // @result + [transform], under the filter if there is one.
       init = Finish(NewExpr(Expr::Kind::kList, offset));
       condition = Constant(offset, true);
-      if (args.size() == 3) {
-        ExprPtr appended = append(std::move(args[2]));
-        step = conditional(std::move(args[1]), std::move(appended), accu());
+      ExprPtr filter, transform;
+      if (macro == "filter") {
+        filter = std::move(body[0]);
+        transform = Ident(var_offset, names[0]);
+      } else if (body.size() == 2) {
+        filter = std::move(body[0]);
+        transform = std::move(body[1]);
       } else {
-        step = append(std::move(args[1]));
+        transform = std::move(body[0]);
       }
+      ExprPtr list = NewExpr(Expr::Kind::kList, offset);
+      list->args.push_back(std::move(transform));
+      list = Finish(std::move(list));
+      if (list == nullptr) return nullptr;
+      step = filtered(std::move(filter), Call2(offset, op::kAdd, accu(), std::move(list)));
       result = accu();
-    } else {  // filter
-      init = Finish(NewExpr(Expr::Kind::kList, offset));
+    } else {  // transformMap, transformMapEntry
+      // cel.@mapInsert(@result, key, transform) or cel.@mapInsert(@result, entries), under the
+      // filter if there is one.
+      ExprPtr filter, transform;
+      if (body.size() == 2) {
+        filter = std::move(body[0]);
+        transform = std::move(body[1]);
+      } else {
+        transform = std::move(body[0]);
+      }
+      init = Finish(NewExpr(Expr::Kind::kMap, offset));
       condition = Constant(offset, true);
-      ExprPtr appended = append(Ident(args[0]->offset, iter_var));
-      step = conditional(std::move(args[1]), std::move(appended), accu());
+      std::vector<ExprPtr> insert_args;
+      insert_args.push_back(accu());
+      if (macro == "transformMap") insert_args.push_back(Ident(var_offset, names[0]));
+      insert_args.push_back(std::move(transform));
+      step = filtered(std::move(filter), Call(offset, op::kMapInsert, std::move(insert_args)));
       result = accu();
     }
     if (init == nullptr || condition == nullptr || step == nullptr || result == nullptr) {
       return nullptr;
     }
     ExprPtr e = NewExpr(Expr::Kind::kComprehension, offset);
-    e->iter_var = std::move(iter_var);
+    e->iter_var = std::move(names[0]);
+    e->iter_var2 = std::move(names[1]);
     e->iter_range = std::move(range);
     e->accu_var = std::string(kAccumulator);
     e->accu_init = std::move(init);

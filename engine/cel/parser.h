@@ -4,7 +4,9 @@
 // (int, uint, double, string and bytes with every escape, raw and triple-quoted strings), lists,
 // maps, message-construction syntax (parsed into kStruct), field selection, indexing, calls and
 // receiver calls, unary and binary operators with CEL precedence, the ternary, and reserved words.
-// Macros are expanded here: has(), all, exists, exists_one, map (2 and 3 arguments), filter.
+// Macros are expanded here: has(), all, exists, exists_one, map (2 and 3 arguments), filter, and
+// the two-variable comprehensions over a list's index and element or a map's key and value: all,
+// exists, existsOne (3 arguments); transformList, transformMap, transformMapEntry (3 and 4).
 //
 // Limits (source size, nesting depth, node count) are enforced while parsing, with an iterative or
 // depth-counted descent so that no input can overflow the stack. Every syntax error becomes an

@@ -82,17 +82,20 @@ class ConstStep final : public Step {
   Value value_;
 };
 
+// Names are hashed once here, at plan time, rather than by every lookup during evaluation.
 class VarStep final : public Step {
  public:
-  explicit VarStep(std::string name) : name_(std::move(name)), missing_(Undeclared(name_)) {}
+  explicit VarStep(std::string name)
+      : name_(std::move(name)), hash_(Activation::HashName(name_)), missing_(Undeclared(name_)) {}
   const Value& Eval(Frame& f, Value&) const override {
     ++f.cost;
-    const Value* v = f.activation->Find(name_);
+    const Value* v = f.activation->Find(name_, hash_);
     return v != nullptr ? *v : missing_;
   }
 
  private:
   std::string name_;
+  size_t hash_;
   Value missing_;
 };
 
@@ -100,15 +103,17 @@ class VarStep final : public Step {
 // name is bound.
 class TypeIdentStep final : public Step {
  public:
-  TypeIdentStep(std::string name, Value type) : name_(std::move(name)), type_(std::move(type)) {}
+  TypeIdentStep(std::string name, Value type)
+      : name_(std::move(name)), hash_(Activation::HashName(name_)), type_(std::move(type)) {}
   const Value& Eval(Frame& f, Value&) const override {
     ++f.cost;
-    const Value* v = f.activation->Find(name_);
+    const Value* v = f.activation->Find(name_, hash_);
     return v != nullptr ? *v : type_;
   }
 
  private:
   std::string name_;
+  size_t hash_;
   Value type_;
 };
 
@@ -124,15 +129,17 @@ class SlotStep final : public Step {
   int slot_;
 };
 
-// Selects `fields` in turn from `root`; missing[i] is the error for a missing fields[i].
+// Selects `fields` in turn from `root`; hashes[i] is Value::HashField(fields[i]) and missing[i] the
+// error for a missing fields[i].
 const Value& SelectPath(const Value* v, absl::Span<const std::string> fields,
-                        absl::Span<const Value> missing, Value& scratch) {
+                        absl::Span<const size_t> hashes, absl::Span<const Value> missing,
+                        Value& scratch) {
   for (size_t i = 0; i < fields.size(); ++i) {
     if (v->kind() != Kind::kMap) {
       if (v->IsError()) return Own(scratch, *v);
       return Store(scratch, NotSelectable(*v, fields[i]));
     }
-    const Value* next = v->FindField(fields[i]);
+    const Value* next = v->FindField(fields[i], hashes[i]);
     if (next == nullptr) return missing[i];
     v = next;
   }
@@ -151,13 +158,21 @@ class QualifiedStep final : public Step {
   QualifiedStep(std::vector<Candidate> candidates, std::vector<std::string> fields,
                 std::string root)
       : candidates_(std::move(candidates)), fields_(std::move(fields)), missing_(Undeclared(root)) {
-    for (const std::string& field : fields_) missing_fields_.push_back(NoSuchKey(field));
+    for (const Candidate& c : candidates_) {
+      candidate_hashes_.push_back(Activation::HashName(c.name));
+    }
+    for (const std::string& field : fields_) {
+      field_hashes_.push_back(Value::HashField(field));
+      missing_fields_.push_back(NoSuchKey(field));
+    }
   }
   const Value& Eval(Frame& f, Value& scratch) const override {
     ++f.cost;
-    for (const Candidate& c : candidates_) {
-      if (const Value* v = f.activation->Find(c.name)) {
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      const Candidate& c = candidates_[i];
+      if (const Value* v = f.activation->Find(c.name, candidate_hashes_[i])) {
         return SelectPath(v, absl::MakeConstSpan(fields_).subspan(c.consumed),
+                          absl::MakeConstSpan(field_hashes_).subspan(c.consumed),
                           absl::MakeConstSpan(missing_fields_).subspan(c.consumed), scratch);
       }
     }
@@ -166,7 +181,9 @@ class QualifiedStep final : public Step {
 
  private:
   std::vector<Candidate> candidates_;
+  std::vector<size_t> candidate_hashes_;
   std::vector<std::string> fields_;
+  std::vector<size_t> field_hashes_;
   std::vector<Value> missing_fields_;
   Value missing_;
 };
@@ -177,12 +194,15 @@ class QualifiedStep final : public Step {
 class SelectStep final : public Step {
  public:
   SelectStep(StepPtr operand, std::string field)
-      : operand_(std::move(operand)), field_(std::move(field)), missing_(NoSuchKey(field_)) {}
+      : operand_(std::move(operand)),
+        field_(std::move(field)),
+        hash_(Value::HashField(field_)),
+        missing_(NoSuchKey(field_)) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
     ++f.cost;
     const Value& v = operand_->Eval(f, scratch);
     if (v.kind() == Kind::kMap) {
-      const Value* field = v.FindField(field_);
+      const Value* field = v.FindField(field_, hash_);
       if (field == nullptr) return missing_;
       if (&v == &scratch) return Own(scratch, *field);
       return *field;
@@ -194,6 +214,7 @@ class SelectStep final : public Step {
  private:
   StepPtr operand_;
   std::string field_;
+  size_t hash_;
   Value missing_;
 };
 
@@ -201,13 +222,13 @@ class SelectStep final : public Step {
 class HasStep final : public Step {
  public:
   HasStep(StepPtr operand, std::string field)
-      : operand_(std::move(operand)), field_(std::move(field)) {}
+      : operand_(std::move(operand)), field_(std::move(field)), hash_(Value::HashField(field_)) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
     static const Value kTrue = Value::Bool(true);
     static const Value kFalse = Value::Bool(false);
     ++f.cost;
     const Value& v = operand_->Eval(f, scratch);
-    if (v.kind() == Kind::kMap) return v.FindField(field_) != nullptr ? kTrue : kFalse;
+    if (v.kind() == Kind::kMap) return v.FindField(field_, hash_) != nullptr ? kTrue : kFalse;
     if (v.IsError()) return v;
     return Store(scratch, NotSelectable(v, field_));
   }
@@ -215,6 +236,7 @@ class HasStep final : public Step {
  private:
   StepPtr operand_;
   std::string field_;
+  size_t hash_;
 };
 
 class IndexStep final : public Step {
@@ -509,6 +531,43 @@ class AppendStep final : public Step {
   int accu_slot_;
   StepPtr element_;
   runtime::FunctionImpl add_;
+};
+
+// `cel.@mapInsert(accu, key, value)` and `cel.@mapInsert(accu, entries)` inside a comprehension's
+// loop step (the transformMap and transformMapEntry macros): inserts in place when the accumulator
+// holds the only reference to its map, as AppendStep does for lists.
+class MapInsertStep final : public Step {
+ public:
+  // `key` is null for the two-argument form, whose `value` is a map of entries to add.
+  MapInsertStep(int accu_slot, StepPtr key, StepPtr value, runtime::FunctionImpl generic)
+      : accu_slot_(accu_slot), key_(std::move(key)), value_(std::move(value)), generic_(generic) {}
+  const Value& Eval(Frame& f, Value& scratch) const override {
+    f.cost += key_ != nullptr ? 3 : 2;  // the call, the accumulator and the key of the expansion
+    // As in AppendStep, the slot points at the comprehension's own mutable accumulator.
+    Value* accu = const_cast<Value*>(f.slots[accu_slot_]);
+    if (accu->IsError()) return Own(scratch, *accu);
+    Value ktmp, vtmp;
+    const Value* key = nullptr;
+    if (key_ != nullptr) {
+      key = &key_->Eval(f, ktmp);
+      if (key->IsError()) return Own(scratch, *key);
+    }
+    const Value& v = value_->Eval(f, vtmp);
+    if (v.IsError()) return Own(scratch, v);
+    if (accu->kind() != Kind::kMap || (key == nullptr && v.kind() != Kind::kMap)) {
+      const Value* args[] = {accu, key != nullptr ? key : &v, &v};
+      return Store(scratch, generic_(f, args));
+    }
+    Value taken = std::move(*accu);
+    if (key == nullptr) return Store(scratch, runtime::MergeMaps(std::move(taken), v));
+    return Store(scratch, Value::Insert(std::move(taken), *key, &v == &vtmp ? std::move(vtmp) : v));
+  }
+
+ private:
+  int accu_slot_;
+  StepPtr key_;
+  StepPtr value_;
+  runtime::FunctionImpl generic_;
 };
 
 class ComprehensionStep final : public Step {
@@ -976,17 +1035,52 @@ class Planner {
         new AppendStep(accu_slot, *std::move(element), runtime::FindFunctionImpl("_+_", 2)));
   }
 
-  absl::StatusOr<StepPtr> PlanLoopStep(const Expr& e, const std::string& accu, int accu_slot) {
+  // `cel.@mapInsert(accu, ...)` where accu is the comprehension's accumulator.
+  bool IsMapInsert(const Expr& e, const std::string& accu) {
+    if (e.kind != Expr::Kind::kCall || e.operand != nullptr || e.name != op::kMapInsert ||
+        (e.args.size() != 2 && e.args.size() != 3) || e.args[0]->kind != Expr::Kind::kIdent ||
+        e.args[0]->name != accu) {
+      return false;
+    }
+    for (size_t i = 1; i < e.args.size(); ++i) {
+      if (Mentions(*e.args[i], accu)) return false;
+    }
+    return true;
+  }
+
+  absl::StatusOr<StepPtr> PlanMapInsert(const Expr& e, int accu_slot) {
+    StepPtr key;
+    if (e.args.size() == 3) VARAV_ASSIGN_STEP(key, *e.args[1]);
+    StepPtr value;
+    VARAV_ASSIGN_STEP(value, *e.args.back());
+    return StepPtr(new MapInsertStep(
+        accu_slot, std::move(key), std::move(value),
+        runtime::FindFunctionImpl(op::kMapInsert, static_cast<int>(e.args.size()))));
+  }
+
+  // Plans the accumulating steps in place (see AppendStep and MapInsertStep); null for others.
+  absl::StatusOr<StepPtr> PlanAccumulate(const Expr& e, const std::string& accu, int accu_slot) {
     if (IsAppend(e, accu)) return PlanAppend(e, accu_slot);
+    if (IsMapInsert(e, accu)) return PlanMapInsert(e, accu_slot);
+    return StepPtr();
+  }
+
+  absl::StatusOr<StepPtr> PlanLoopStep(const Expr& e, const std::string& accu, int accu_slot) {
+    {
+      absl::StatusOr<StepPtr> step = PlanAccumulate(e, accu, accu_slot);
+      if (!step.ok() || *step != nullptr) return step;
+    }
+    // `filter ? <accumulate> : accu`
     if (e.kind == Expr::Kind::kCall && e.operand == nullptr && e.name == op::kConditional &&
-        e.args.size() == 3 && !Mentions(*e.args[0], accu) && IsAppend(*e.args[1], accu) &&
+        e.args.size() == 3 && !Mentions(*e.args[0], accu) &&
+        (IsAppend(*e.args[1], accu) || IsMapInsert(*e.args[1], accu)) &&
         e.args[2]->kind == Expr::Kind::kIdent && e.args[2]->name == accu) {
       absl::StatusOr<StepPtr> cond = PlanExpr(*e.args[0]);
       if (!cond.ok()) return cond.status();
-      absl::StatusOr<StepPtr> append = PlanAppend(*e.args[1], accu_slot);
-      if (!append.ok()) return append.status();
+      absl::StatusOr<StepPtr> step = PlanAccumulate(*e.args[1], accu, accu_slot);
+      if (!step.ok()) return step.status();
       return StepPtr(
-          new TernaryStep(*std::move(cond), *std::move(append), StepPtr(new SlotStep(accu_slot))));
+          new TernaryStep(*std::move(cond), *std::move(step), StepPtr(new SlotStep(accu_slot))));
     }
     return PlanExpr(e);
   }

@@ -477,8 +477,16 @@ std::string ToBase(uint64_t u, int base, bool upper) {
 }
 
 std::string SignedToBase(int64_t i, int base, bool upper) {
-  if (i < 0) return "-" + ToBase(static_cast<uint64_t>(0) - static_cast<uint64_t>(i), base, upper);
-  return ToBase(static_cast<uint64_t>(i), base, upper);
+  if (i >= 0) return ToBase(static_cast<uint64_t>(i), base, upper);
+  // Appending to a fresh string rather than `"-" + ToBase(...)`: GCC 12 at -O3 reports a false
+  // -Wrestrict overlap inside the inlined operator+.
+  const std::string magnitude =
+      ToBase(static_cast<uint64_t>(0) - static_cast<uint64_t>(i), base, upper);
+  std::string r;
+  r.reserve(magnitude.size() + 1);
+  r.push_back('-');
+  r.append(magnitude);
+  return r;
 }
 
 bool FormatClause(std::string& out, char verb, int precision, const Value& arg, Value& error) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "engine/cel/functions.h"
 
@@ -120,6 +121,27 @@ struct Value::MapRep : Heap {
       if (Normalize(k) == nk) return static_cast<int64_t>(i);
     }
     return -1;
+  }
+
+  // Adds `key` to the index for entry `i`; false if an equal key is indexed already.
+  bool IndexEntry(size_t i) {
+    const Value& key = entries[i].first;
+    return key.kind() == Kind::kString
+               ? string_index.emplace(key.string_value(), static_cast<uint32_t>(i)).second
+               : numeric_index.emplace(Normalize(key), static_cast<uint32_t>(i)).second;
+  }
+
+  // Appends an entry whose key is valid and absent, indexing the map once it grows past the
+  // threshold.
+  void Add(Value key, Value value) {
+    entries.emplace_back(std::move(key), std::move(value));
+    if (indexed) {
+      IndexEntry(entries.size() - 1);
+    } else if (entries.size() > kIndexThreshold) {
+      string_index.reserve(entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) IndexEntry(i);
+      indexed = true;
+    }
   }
 };
 
@@ -238,6 +260,39 @@ Value Value::Error(absl::StatusCode code, std::string message) {
   return r;
 }
 
+Value Value::Insert(Value map, Value key, Value value) {
+  assert(map.kind_ == Kind::kMap);
+  switch (key.kind()) {
+    case Kind::kBool:
+    case Kind::kInt:
+    case Kind::kUint:
+    case Kind::kString:
+      break;
+    case Kind::kError:
+      return key;
+    default:
+      return Error(absl::StatusCode::kInvalidArgument,
+                   absl::StrCat("unsupported key type: ", key.DebugString()));
+  }
+  if (map.map_rep().IndexOf(key) >= 0) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 absl::StrCat("insert failed: key ", key.DebugString(), " already exists"));
+  }
+  if (map.heap_.use_count() == 1) {
+    // The only reference: nobody else can observe the mutation.
+    const_cast<MapRep&>(map.map_rep()).Add(std::move(key), std::move(value));
+    return map;
+  }
+  // The copied index stays valid: its string views point into key strings that the copied entries
+  // share with the original.
+  auto rep = std::make_shared<MapRep>(map.map_rep());
+  rep->entries.reserve(rep->entries.size() + 1);
+  rep->Add(std::move(key), std::move(value));
+  Value r(Kind::kMap);
+  r.heap_ = std::move(rep);
+  return r;
+}
+
 Value Value::Append(Value list, Value element) {
   assert(list.kind_ == Kind::kList);
   if (list.heap_.use_count() == 1) {
@@ -299,6 +354,21 @@ const Value* Value::Find(const Value& key) const {
   const MapRep& rep = map_rep();
   int64_t i = rep.IndexOf(key);
   return i < 0 ? nullptr : &rep.entries[i].second;
+}
+
+size_t Value::HashField(absl::string_view key) {
+  // What the string index's hasher (Abseil's default for string_view keys) computes.
+  return absl::Hash<absl::string_view>{}(key);
+}
+
+const Value* Value::FindField(absl::string_view key, size_t hash) const {
+  assert(kind_ == Kind::kMap);
+  const MapRep& rep = map_rep();
+  if (rep.indexed) {
+    auto it = rep.string_index.find(key, hash);
+    return it == rep.string_index.end() ? nullptr : &rep.entries[it->second].second;
+  }
+  return FindField(key);
 }
 
 const Value* Value::FindField(absl::string_view key) const {

@@ -111,6 +111,13 @@ class Value {
   // instead of quadratic. `list` must be a list.
   static Value Append(Value list, Value element);
 
+  // `map` with the entry `key` -> `value` added, for the map-building comprehension macros
+  // (`transformMap`, `transformMapEntry`). Yields an error value instead when `key` cannot be a
+  // map key or an equal key (under CEL's key equality, so 1 and 1u collide) is already present.
+  // Reuses the map's storage when `map` holds the only reference to it, like Append. `map` must be
+  // a map.
+  static Value Insert(Value map, Value key, Value value);
+
   // CEL's value ranges.
   static constexpr int64_t kMaxDurationSeconds = 315'576'000'000;
   static constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01T00:00:00Z
@@ -165,6 +172,11 @@ class Value {
   const Value* Find(const Value& key) const;
   // Fast path for string keys (object fields). Returns nullptr when absent.
   const Value* FindField(absl::string_view key) const;
+  // FindField with `hash` == HashField(key) computed ahead (the planner hashes each field name of
+  // an expression once).
+  const Value* FindField(absl::string_view key, size_t hash) const;
+  // The hash that FindField(key, hash) expects. Valid within one process only; never persist it.
+  static size_t HashField(absl::string_view key);
 
   // CEL equality (heterogeneous numeric equality, deep for lists and maps). Errors are not equal to
   // anything; the evaluator handles error propagation before calling this.

@@ -364,6 +364,29 @@ TEST(CheckerTest, TypesBothVariablesOfATwoVariableComprehension) {
                                        HasSubstr("applied to '(int)'")));
 }
 
+TEST(CheckerTest, TypesTheTwoVariableMacros) {
+  EXPECT_EQ(TypeOf("[1, 2].transformList(i, v, v * i)"), "list(int)");
+  EXPECT_EQ(TypeOf("{'a': 1}.transformMap(k, v, v + 1)"), "map(string, int)");
+  EXPECT_EQ(TypeOf("names.transformMap(i, v, v.size())"), "map(int, int)");
+  EXPECT_EQ(TypeOf("names.transformMap(i, v, i > 0, v)"), "map(int, string)");
+  EXPECT_EQ(TypeOf("xs.transformList(i, v, v > i, string(v))"), "list(string)");
+  EXPECT_EQ(TypeOf("names.transformMapEntry(i, v, {v: i})"), "map(string, int)");
+  EXPECT_EQ(TypeOf("outputs_by_name.exists(k, v, k == 'a' && v.participant_count > 1)"), "bool");
+  EXPECT_EQ(TypeOf("xs.all(i, v, i < v) && xs.existsOne(i, v, v == 0)"), "bool");
+  EXPECT_EQ(TypeOf("d.transformList(k, v, k)"), "list(dyn)");
+}
+
+TEST(CheckerTest, RejectsIllTypedTwoVariableMacros) {
+  EXPECT_THAT(Messages(CheckSource("xs.all(i, v, v)").checked),
+              ElementsAre("expected type 'bool' but found 'int'"));
+  EXPECT_THAT(Messages(CheckSource("'abc'.exists(i, v, true)").checked),
+              ElementsAre(HasSubstr("'string' cannot be range of a comprehension")));
+  EXPECT_THAT(Messages(CheckSource("names.transformMapEntry(i, v, [v])").checked),
+              ElementsAre(HasSubstr("found no matching overload for 'cel.@mapInsert'")));
+  EXPECT_THAT(Messages(CheckSource("xs.transformList(i, v, 'filter', v)").checked),
+              ElementsAre(HasSubstr("found no matching overload for '_?_:_'")));
+}
+
 TEST(CheckerTest, RejectsANonIterableComprehensionRange) {
   EXPECT_THAT(Messages(CheckSource("1.5.all(x, x)").checked),
               ElementsAre(HasSubstr("'double' cannot be range of a comprehension")));

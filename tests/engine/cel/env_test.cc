@@ -40,6 +40,18 @@ TEST(EnvBuilderTest, RejectsReferencesToUndeclaredObjectTypes) {
   EXPECT_THAT(std::string(env.status().message()), ::testing::HasSubstr("'Missing'"));
 }
 
+TEST(ActivationTest, FindsBindingsByNameOrPrecomputedHash) {
+  Activation act;
+  act.Bind("outputs", Value::Int(1));
+  act.Bind("request.auth", Value::Int(2));
+  ASSERT_NE(act.Find("outputs"), nullptr);
+  EXPECT_EQ(act.Find("outputs")->int_value(), 1);
+  const Value* hashed = act.Find("request.auth", Activation::HashName("request.auth"));
+  ASSERT_NE(hashed, nullptr);
+  EXPECT_EQ(hashed->int_value(), 2);
+  EXPECT_EQ(act.Find("request", Activation::HashName("request")), nullptr);
+}
+
 TEST(TypeTest, RendersCelSpelling) {
   EXPECT_EQ(Type::Map(Type::String(), Type::List(Type::Int())).DebugString(),
             "map(string, list(int))");

@@ -503,6 +503,84 @@ TEST(EvalComprehensionTest, KeepsTheLiteralListIntactAcrossEvaluations) {
   }
 }
 
+TEST(EvalComprehensionTest, BindsIndexAndElementInTwoVariableMacrosOverLists) {
+  ExpectTrue("[1, 2, 3].all(i, v, v == i + 1) && ![1, 2, 3].all(i, v, v == 1)");
+  ExpectTrue("[5, 6].exists(i, v, i == 1 && v == 6) && ![5, 6].exists(i, v, i == v)");
+  ExpectTrue("[5, 7, 8].existsOne(i, v, v % 5 == i) && [5, 7, 8].exists_one(i, v, i == 2)");
+  ExpectTrue("[10, 20, 30].transformList(i, v, v + i) == [10, 21, 32]");
+  ExpectTrue("[10, 20, 30].transformList(i, v, i != 1, v) == [10, 30]");
+  ExpectTrue("['a', 'b'].transformMap(i, v, v + v) == {0: 'aa', 1: 'bb'}");
+  ExpectTrue("['a', 'b', 'c'].transformMap(i, v, i > 0, v) == {1: 'b', 2: 'c'}");
+  ExpectTrue("['a', 'b'].transformMapEntry(i, v, {v: i}) == {'a': 0, 'b': 1}");
+  ExpectTrue("[].transformList(i, v, v) == [] && [].transformMap(i, v, v) == {}");
+}
+
+TEST(EvalComprehensionTest, BindsKeyAndValueInTwoVariableMacrosOverMaps) {
+  ExpectTrue("{'a': 1, 'b': 2}.all(k, v, k != 'c' && v > 0)");
+  ExpectTrue("{'a': 1, 'b': 2}.exists(k, v, k == 'b' && v == 2)");
+  ExpectTrue("{6: 'six', 7: 'seven'}.existsOne(k, v, k % 5 == 2 && v == 'seven')");
+  ExpectTrue("{'a': 1, 'b': 2}.transformList(k, v, k + string(v)) == ['a1', 'b2']");
+  ExpectTrue("{'a': 1, 'b': 2}.transformMap(k, v, v * 10) == {'a': 10, 'b': 20}");
+  ExpectTrue("{'a': 1, 'b': 2}.transformMap(k, v, v > 1, k) == {'b': 'b'}");
+  ExpectTrue("{'a': 1, 'b': 2}.transformMapEntry(k, v, {v: k}) == {1: 'a', 2: 'b'}");
+  ExpectTrue("{'a': 1, 'b': 2}.transformMapEntry(k, v, v == 2, {k: v, v: k}) == {'b': 2, 2: 'b'}");
+  ExpectTrue("{'a': 1}.transformMapEntry(k, v, {}) == {}");
+}
+
+TEST(EvalComprehensionTest, AbsorbsErrorsInTwoVariableQuantifiersLikeLogicalOperators) {
+  ExpectTrue("![1, 2, 3].all(i, v, 6 / (2 - v) == i)");
+  ExpectError("[1, 2, 3].all(i, v, v / i != 17)", "divide by zero");
+  ExpectError("[1, 2, 3].exists(i, v, v / i == 17)", "divide by zero");
+  // existsOne must see every element, so nothing absorbs the error.
+  ExpectError("[3, 2, 1, 0].existsOne(i, v, v / i > 1)", "divide by zero");
+  ExpectError("[2, 1, 0].transformList(i, v, v / i)", "divide by zero");
+  ExpectError("{'a': 2, 'b': 0}.transformMap(k, v, k == 'b' && 4 / v == 0, v)", "divide by zero");
+}
+
+TEST(EvalComprehensionTest, RejectsRepeatedKeysInTransformMapEntry) {
+  ExpectError("[1, 1].transformMapEntry(i, v, {v: i})", "insert failed: key 1 already exists");
+  // Keys collide under CEL's numeric key equality.
+  ExpectError("[0, 0u].transformMapEntry(i, v, {v: i})", "already exists");
+  ExpectError("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 3].transformMapEntry(i, v, {v: i})",
+              "insert failed: key 3 already exists");
+  ExpectError("[1].transformMapEntry(i, v, [v])", "no matching overload");
+}
+
+TEST(EvalComprehensionTest, BuildsLargeMapsThatLookUpByKey) {
+  ExpectTrue(
+      "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].transformMap(i, v, v * 2)[11u] == 22 && "
+      "size([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].transformMap(i, v, v)) == 12");
+  ExpectTrue(
+      "['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].transformMapEntry(i, v, {v: i})['j'] "
+      "== 9");
+}
+
+TEST(EvalComprehensionTest, LeavesBoundAndLiteralMapsIntactWhenBuildingMaps) {
+  Activation act;
+  act.Bind("m", Value::Map({{Value::String("a"), Value::Int(1)}}));
+  ExpectTrue("m.transformMapEntry(k, v, {k + k: v}) == {'aa': 1} && m == {'a': 1}", act);
+  std::shared_ptr<const Program> p = CompileUnchecked("[1, 2].transformMap(i, v, v)");
+  ASSERT_NE(p, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    Value v = p->Evaluate({});
+    ASSERT_EQ(v.kind(), Value::Kind::kMap) << v.DebugString();
+    EXPECT_EQ(v.size(), 2u);
+  }
+}
+
+TEST(EvalCheckedTest, EvaluatesTwoVariableMacrosOverHeterogeneousRanges) {
+  for (const char* expr : {"[1, 'foo', 3].exists(i, v, i == 1 && v != '1')",
+                           "{'key': 1, 1: 21}.exists(k, v, k != 2 && v != 22)",
+                           "{'a': 1}.transformMap(k, v, v + 1) == {'a': 2}",
+                           "[1, 2].transformList(i, v, v * i) == [0, 2]"}) {
+    CompileResult r = Compiler(EmptyEnv()).Compile(expr);
+    ASSERT_TRUE(r.ok()) << expr << "\n" << r.FormattedIssues();
+    Value v = r.program->Evaluate({});
+    ASSERT_EQ(v.kind(), Value::Kind::kBool) << expr << " => " << v.DebugString();
+    EXPECT_TRUE(v.bool_value()) << expr;
+  }
+}
+
 // Hand-built trees for the two-variable comprehension forms, independent of the parser's macros.
 ExprPtr Node(Expr::Kind kind) {
   auto e = std::make_unique<Expr>();

@@ -341,6 +341,89 @@ TEST(ParserTest, ExpandsNestedMacros) {
             "_+_(@result, [y]), @result), @result)");
 }
 
+// ---- Two-variable comprehensions (index and element, or key and value) ----
+
+TEST(ParserTest, ExpandsTwoVariableQuantifiersLikeTheirOneVariableForms) {
+  EXPECT_EQ(P("m.all(k, v, f)"),
+            "__comprehension__(k, v, m, @result, true, @not_strictly_false(@result), "
+            "_&&_(@result, f), @result)");
+  EXPECT_EQ(P("m.exists(k, v, f)"),
+            "__comprehension__(k, v, m, @result, false, @not_strictly_false(!_(@result)), "
+            "_||_(@result, f), @result)");
+  EXPECT_EQ(P("m.existsOne(k, v, f)"),
+            "__comprehension__(k, v, m, @result, 0, true, _?_:_(f, _+_(@result, 1), @result), "
+            "_==_(@result, 1))");
+  EXPECT_EQ(P("m.exists_one(k, v, f)"), P("m.existsOne(k, v, f)"));
+}
+
+TEST(ParserTest, ExpandsTransformListWithAndWithoutFilter) {
+  EXPECT_EQ(P("m.transformList(i, v, t)"),
+            "__comprehension__(i, v, m, @result, [], true, _+_(@result, [t]), @result)");
+  EXPECT_EQ(P("m.transformList(i, v, p, t)"),
+            "__comprehension__(i, v, m, @result, [], true, _?_:_(p, _+_(@result, [t]), @result), "
+            "@result)");
+}
+
+TEST(ParserTest, ExpandsTransformMapIntoMapInsertsKeyedByTheFirstVariable) {
+  EXPECT_EQ(P("m.transformMap(k, v, t)"),
+            "__comprehension__(k, v, m, @result, {}, true, cel.@mapInsert(@result, k, t), "
+            "@result)");
+  EXPECT_EQ(P("m.transformMap(k, v, p, t)"),
+            "__comprehension__(k, v, m, @result, {}, true, "
+            "_?_:_(p, cel.@mapInsert(@result, k, t), @result), @result)");
+}
+
+TEST(ParserTest, ExpandsTransformMapEntryIntoMapMerges) {
+  EXPECT_EQ(P("m.transformMapEntry(k, v, e)"),
+            "__comprehension__(k, v, m, @result, {}, true, cel.@mapInsert(@result, e), @result)");
+  EXPECT_EQ(P("m.transformMapEntry(k, v, p, e)"),
+            "__comprehension__(k, v, m, @result, {}, true, "
+            "_?_:_(p, cel.@mapInsert(@result, e), @result), @result)");
+}
+
+TEST(ParserTest, SetsBothIterationVariablesOfTwoVariableComprehensions) {
+  ParseResult r = Parse("[1].transformList(index, elem, elem)");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.ast.root->kind, Expr::Kind::kComprehension);
+  EXPECT_EQ(r.ast.root->iter_var, "index");
+  EXPECT_EQ(r.ast.root->iter_var2, "elem");
+  EXPECT_EQ(r.ast.macro_calls.at(r.ast.root->id), "transformList");
+  // One-variable forms leave the second variable empty.
+  r = Parse("[1].map(x, x)");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.ast.root->iter_var2, "");
+}
+
+TEST(ParserTest, RecordsTwoVariableMacroCalls) {
+  ParseResult r =
+      Parse("[1].all(i, v, true) && [2].existsOne(i, v, true) && {}.transformMap(k, v, v)");
+  ASSERT_TRUE(r.ok());
+  std::vector<std::string> names;
+  Walk(*r.ast.root, [&](const Expr& e) {
+    auto it = r.ast.macro_calls.find(e.id);
+    if (it != r.ast.macro_calls.end()) names.push_back(it->second);
+  });
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("all", "exists_one", "transformMap"));
+}
+
+TEST(ParserTest, RequiresSimpleDistinctNamesForBothVariables) {
+  EXPECT_EQ(P("[].all(i.j, k, true)"), "ERROR: argument must be a simple name");
+  EXPECT_EQ(P("[].exists(j, i.k, true)"), "ERROR: argument must be a simple name");
+  EXPECT_EQ(P("[].transformList(j, .k, j)"), "ERROR: argument must be a simple name");
+  EXPECT_EQ(P("{}.transformMap(1, k, k)"), "ERROR: argument must be a simple name");
+  std::vector<Issue> issues = IssuesOf("[].all(i, i, i < i)");
+  ASSERT_THAT(issues, SizeIs(1));
+  EXPECT_EQ(issues[0].message, "duplicate variable name: i");
+  EXPECT_EQ(issues[0].column, 11);
+}
+
+TEST(ParserTest, LeavesTwoVariableMacroNamesWithOtherArityAlone) {
+  EXPECT_EQ(P("m.transformList(i, v)"), "m.transformList(i, v)");
+  EXPECT_EQ(P("m.transformMap(k, v, p, t, u)"), "m.transformMap(k, v, p, t, u)");
+  EXPECT_EQ(P("m.exists(a, b, c, d)"), "m.exists(a, b, c, d)");
+  EXPECT_EQ(P("transformList(i, v, t)"), "transformList(i, v, t)");
+}
+
 TEST(ParserTest, RecordsMacroCallsByExpandedNodeId) {
   ParseResult r = Parse("[1].all(x, x > 0) && has(a.b) && [2].map(y, y)");
   ASSERT_TRUE(r.ok());

@@ -142,6 +142,21 @@ TEST(ValueMapTest, IndexesLargeMaps) {
   EXPECT_EQ(m.Find(Value::Int(100)), nullptr);
 }
 
+TEST(ValueMapTest, FindsFieldsByAPrecomputedHash) {
+  std::vector<std::pair<Value, Value>> entries;
+  for (int i = 0; i < 20; ++i) {
+    entries.emplace_back(Value::String("k" + std::to_string(i)), Value::Int(i));
+  }
+  const Value large = Value::Map(std::move(entries));
+  const Value small = Value::Map({{Value::String("k3"), Value::Int(3)}});
+  for (const Value* m : {&large, &small}) {
+    const Value* found = m->FindField("k3", Value::HashField("k3"));
+    ASSERT_NE(found, nullptr);
+    EXPECT_EQ(found->int_value(), 3);
+    EXPECT_EQ(m->FindField("k99", Value::HashField("k99")), nullptr);
+  }
+}
+
 TEST(ValueMapTest, RejectsRepeatedAndInvalidKeys) {
   Value repeated = Value::Map({{Value::Int(1), Value::Null()}, {Value::Uint(1), Value::Null()}});
   ASSERT_TRUE(repeated.IsError());
@@ -161,6 +176,53 @@ TEST(ValueListTest, AppendsWithoutDisturbingSharedCopies) {
   EXPECT_EQ(appended.size(), 2u);
   Value unique = Value::Append(std::move(appended), Value::Int(3));
   EXPECT_EQ(unique, Value::List({Value::Int(1), Value::Int(2), Value::Int(3)}));
+}
+
+TEST(ValueMapTest, InsertsWithoutDisturbingSharedCopies) {
+  Value map = Value::Map({{Value::String("a"), Value::Int(1)}});
+  Value shared = map;
+  Value inserted = Value::Insert(map, Value::String("b"), Value::Int(2));
+  EXPECT_EQ(shared.size(), 1u);
+  ASSERT_EQ(inserted.kind(), Value::Kind::kMap) << inserted.DebugString();
+  EXPECT_EQ(inserted.size(), 2u);
+  Value unique = Value::Insert(std::move(inserted), Value::Int(3), Value::Int(3));
+  EXPECT_EQ(unique, Value::Map({{Value::String("a"), Value::Int(1)},
+                                {Value::String("b"), Value::Int(2)},
+                                {Value::Int(3), Value::Int(3)}}));
+}
+
+TEST(ValueMapTest, KeepsLookupsWorkingWhileInsertingPastTheIndexThreshold) {
+  Value map = Value::Map({});
+  for (int i = 0; i < 40; ++i) {
+    map = Value::Insert(std::move(map), Value::String("k" + std::to_string(i)), Value::Int(i));
+    map = Value::Insert(std::move(map), Value::Int(i), Value::Int(-i));
+    ASSERT_EQ(map.kind(), Value::Kind::kMap) << map.DebugString();
+  }
+  EXPECT_EQ(map.size(), 80u);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_NE(map.FindField("k" + std::to_string(i)), nullptr) << i;
+    EXPECT_EQ(map.FindField("k" + std::to_string(i))->int_value(), i);
+    ASSERT_NE(map.Find(Value::Uint(i)), nullptr) << i;
+    EXPECT_EQ(map.Find(Value::Uint(i))->int_value(), -i);
+  }
+  // A copy of an indexed map keeps a working index.
+  Value copy = Value::Insert(map, Value::String("extra"), Value::Int(0));
+  ASSERT_NE(copy.FindField("k7"), nullptr);
+  EXPECT_EQ(copy.FindField("k7")->int_value(), 7);
+  EXPECT_EQ(map.FindField("extra"), nullptr);
+}
+
+TEST(ValueMapTest, InsertRejectsRepeatedAndInvalidKeys) {
+  Value map = Value::Map({{Value::Int(1), Value::Null()}});
+  Value repeated = Value::Insert(map, Value::Uint(1), Value::Null());
+  ASSERT_TRUE(repeated.IsError());
+  EXPECT_EQ(repeated.error_message(), "insert failed: key 1u already exists");
+  // As in map literals, doubles are never keys.
+  Value double_key = Value::Insert(map, Value::Double(2.0), Value::Null());
+  ASSERT_TRUE(double_key.IsError());
+  EXPECT_THAT(std::string(double_key.error_message()), HasSubstr("unsupported key type"));
+  EXPECT_TRUE(Value::Insert(map, Value::List({}), Value::Null()).IsError());
+  EXPECT_EQ(map.size(), 1u);
 }
 
 TEST(ValueTest, RendersDebugStrings) {
