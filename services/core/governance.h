@@ -1,0 +1,146 @@
+// The application layer of Värav: every RPC of varav.v1.LifecycleService and
+// varav.v1.RulesService as one method taking the request and the calling principal and returning
+// the response or a canonical status. The gRPC handlers are thin adapters over this class.
+//
+// It is the imperative shell around the pure lifecycle engine (engine/lifecycle):
+//   validate the request -> authorise the principal -> (mutations) replay a known request_id ->
+//   load the service snapshot -> compare the etag -> lifecycle::Apply with the pinned pack ->
+//   commit the transition and the response atomically (engine/store) -> return the response.
+// A refused call (any non-OK status) writes nothing.
+//
+//   Governance governance(store.get(), &registry, {.default_pack = "teenuse-standard@2.0.0"});
+//   absl::StatusOr<v1::SubmitOutputResponse> r = governance.SubmitOutput(request, principal);
+//
+// Status codes (the message names the field or the reason):
+//   INVALID_ARGUMENT     a malformed field ("etag: required", "page_size: ..."), or a request_id
+//                        reused for a different request
+//   NOT_FOUND            the service, output, pack or evaluation does not exist
+//   ALREADY_EXISTS       registering an existing service id
+//   FAILED_PRECONDITION  illegal in the current state (e.g. the failing must rules of a refused
+//                        review), or the service's pinned pack is not loaded
+//   ABORTED              the etag is stale: re-read and retry
+//   PERMISSION_DENIED    the principal's roles do not allow the call (see principal.h)
+//   INTERNAL / DATA_LOSS storage failures
+//
+// Idempotency: a mutation with a `request_id` is recorded with a hash of its content and caller
+// (see RequestHash in request_util.h); a retry with the same content gets the first response
+// (even when its etag has gone stale since), a different request under the same id is
+// INVALID_ARGUMENT. Without a request_id there is no idempotency.
+//
+// Listing with several filters (ListServices): the store keeps one index per filter; the layer
+// walks the most selective index that is set (awaiting panel, then ready = true, agency, stage,
+// status, ready = false) and keeps the services that match every other filter, scanning at most
+// kMaxListScan candidates per call, so a call costs O(page + scan bound) and a page may hold
+// fewer services than page_size while next_page_token is set.
+//
+// Thread safety: thread-safe. The store and the registry must outlive the Governance; the clock
+// must be callable concurrently.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/lifecycle/lifecycle.h"
+#include "engine/model/pack.h"
+#include "engine/store/store.h"
+#include "services/core/principal.h"
+#include "varav/v1/lifecycle_service.pb.h"
+#include "varav/v1/rules_service.pb.h"
+
+namespace varav::core {
+
+struct GovernanceOptions {
+  // Default: absl::Now. Tests inject a fixed or stepping clock.
+  std::function<absl::Time()> clock;
+  // Default "": the pack (`id@version`) RegisterService pins when the request names none; when
+  // empty such a request is refused.
+  std::string default_pack;
+};
+
+class Governance {
+ public:
+  // Most candidate services one ListServices call inspects when filters are combined.
+  static constexpr int kMaxListScan = 5000;
+
+  // `store` and `registry` are not owned and must outlive this object.
+  Governance(store::Store* store, const model::PackRegistry* registry,
+             GovernanceOptions options = {});
+
+  Governance(const Governance&) = delete;
+  Governance& operator=(const Governance&) = delete;
+
+  // --- LifecycleService: mutations ---
+  absl::StatusOr<v1::RegisterServiceResponse> RegisterService(
+      const v1::RegisterServiceRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::SubmitOutputResponse> SubmitOutput(const v1::SubmitOutputRequest& request,
+                                                        const Principal& principal) const;
+  absl::StatusOr<v1::RecordAssessmentResponse> RecordAssessment(
+      const v1::RecordAssessmentRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::AdvanceStageResponse> AdvanceStage(const v1::AdvanceStageRequest& request,
+                                                        const Principal& principal) const;
+  absl::StatusOr<v1::RequestGateReviewResponse> RequestGateReview(
+      const v1::RequestGateReviewRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::RecordDecisionResponse> RecordDecision(
+      const v1::RecordDecisionRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::ResumeFromHoldResponse> ResumeFromHold(
+      const v1::ResumeFromHoldRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::MigratePackResponse> MigratePack(const v1::MigratePackRequest& request,
+                                                      const Principal& principal) const;
+
+  // --- LifecycleService: queries (any role) ---
+  absl::StatusOr<v1::GetServiceResponse> GetService(const v1::GetServiceRequest& request,
+                                                    const Principal& principal) const;
+  absl::StatusOr<v1::ListServicesResponse> ListServices(const v1::ListServicesRequest& request,
+                                                        const Principal& principal) const;
+  absl::StatusOr<v1::GetOutputResponse> GetOutput(const v1::GetOutputRequest& request,
+                                                  const Principal& principal) const;
+  absl::StatusOr<v1::ListOutputsResponse> ListOutputs(const v1::ListOutputsRequest& request,
+                                                      const Principal& principal) const;
+  absl::StatusOr<v1::CheckGateResponse> CheckGate(const v1::CheckGateRequest& request,
+                                                  const Principal& principal) const;
+  absl::StatusOr<v1::GetGateStatusResponse> GetGateStatus(const v1::GetGateStatusRequest& request,
+                                                          const Principal& principal) const;
+  absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request,
+                                                    const Principal& principal) const;
+  absl::StatusOr<v1::VerifyAuditTrailResponse> VerifyAuditTrail(
+      const v1::VerifyAuditTrailRequest& request, const Principal& principal) const;
+  // WatchEvents is a stream and lives in the server; this validates and authorises its request
+  // (any role; `service_id` and `types` well-formed) so the stream can refuse it up front.
+  absl::Status ValidateWatchEvents(const v1::WatchEventsRequest& request,
+                                   const Principal& principal) const;
+
+  // --- RulesService (any role) ---
+  absl::StatusOr<v1::ListRulePacksResponse> ListRulePacks(const v1::ListRulePacksRequest& request,
+                                                          const Principal& principal) const;
+  absl::StatusOr<v1::GetRulePackResponse> GetRulePack(const v1::GetRulePackRequest& request,
+                                                      const Principal& principal) const;
+  absl::StatusOr<v1::ValidateRulePackResponse> ValidateRulePack(
+      const v1::ValidateRulePackRequest& request, const Principal& principal) const;
+  absl::StatusOr<v1::EvaluateExpressionResponse> EvaluateExpression(
+      const v1::EvaluateExpressionRequest& request, const Principal& principal) const;
+
+ private:
+  struct MutationCall;
+  template <typename Response>
+  absl::StatusOr<Response> Mutate(
+      const MutationCall& call, const Principal& principal,
+      const std::function<void(const lifecycle::Transition&, Response&)>& fill) const;
+
+  absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
+  // The pack a service is pinned to; FailedPrecondition when this server has not loaded it.
+  absl::StatusOr<std::shared_ptr<const model::CompiledPack>> PinnedPack(
+      const v1::Service& service) const;
+  // The stored service plus its latest outputs, assessments, decisions at the gate under review
+  // and latest evaluation: what lifecycle::Apply reads.
+  absl::StatusOr<lifecycle::ServiceSnapshot> LoadSnapshot(v1::Service service) const;
+
+  store::Store* const store_;
+  const model::PackRegistry* const registry_;
+  const GovernanceOptions options_;
+};
+
+}  // namespace varav::core

@@ -1,0 +1,394 @@
+// Governance: the read-only methods of LifecycleService.
+#include <algorithm>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/common/status_macros.h"
+#include "engine/model/activation.h"
+#include "engine/store/event_chain.h"
+#include "services/core/governance.h"
+#include "services/core/request_util.h"
+
+namespace varav::core {
+
+using internal::DecodePageToken;
+using internal::EncodePageToken;
+using internal::PageSize;
+using internal::ValidateId;
+using internal::ValidateServiceId;
+
+namespace {
+
+absl::Status MayRead(const Principal& principal) {
+  if (principal.MayRead()) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("principal '", principal.id, "' holds no role and may not read"));
+}
+
+bool ReadyForReview(const v1::Service& s) {
+  return s.latest_evaluation().ready() && !s.latest_evaluation().stale();
+}
+
+bool Matches(const v1::Service& s, const v1::ListServicesRequest& r) {
+  if (!r.agency().empty() && s.agency() != r.agency()) return false;
+  if (!r.stage().empty() && s.stage() != r.stage()) return false;
+  if (r.status() != v1::SERVICE_STATUS_UNSPECIFIED && s.status() != r.status()) return false;
+  if (r.has_ready_for_review() && ReadyForReview(s) != r.ready_for_review()) return false;
+  if (!r.awaiting_panel().empty() &&
+      std::find(s.awaiting_panels().begin(), s.awaiting_panels().end(), r.awaiting_panel()) ==
+          s.awaiting_panels().end()) {
+    return false;
+  }
+  return true;
+}
+
+// Expected outputs of `gate` that are neither submitted nor among `also_present`, by id.
+std::vector<v1::OutputType> MissingOutputs(const model::CompiledPack& pack, absl::string_view gate,
+                                           const v1::Service& service,
+                                           const absl::flat_hash_set<std::string>& also_present) {
+  std::vector<v1::OutputType> missing;
+  for (const v1::OutputType& type : pack.proto().outputs()) {  // ordered by id
+    if (type.gate() != gate) continue;
+    if (service.output_revisions().count(type.id()) > 0 || also_present.contains(type.id())) {
+      continue;
+    }
+    missing.push_back(type);
+  }
+  return missing;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GetServiceResponse> Governance::GetService(const v1::GetServiceRequest& request,
+                                                              const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  v1::GetServiceResponse response;
+  VARAV_ASSIGN_OR_RETURN(*response.mutable_service(), store_->GetService(request.service_id()));
+  return response;
+}
+
+absl::StatusOr<v1::ListServicesResponse> Governance::ListServices(
+    const v1::ListServicesRequest& request, const Principal& principal) const {
+  VARAV_ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size(), 50));
+  if (!request.agency().empty())
+    VARAV_RETURN_IF_ERROR(ValidateServiceId("agency", request.agency()));
+  VARAV_RETURN_IF_ERROR(ValidateId("stage", request.stage(), false));
+  VARAV_RETURN_IF_ERROR(ValidateId("awaiting_panel", request.awaiting_panel(), false));
+  if (!v1::ServiceStatus_IsValid(request.status())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("status: ", request.status(), " is not a service status"));
+  }
+  const std::string scope =
+      absl::StrCat("services|", request.agency(), "|", request.stage(), "|", request.status(), "|",
+                   request.has_ready_for_review() ? (request.ready_for_review() ? "1" : "0") : "-",
+                   "|", request.awaiting_panel());
+  VARAV_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(), scope));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+
+  // Walk the index that is likely to hold the fewest services (see the header comment).
+  store::ServiceIndex index = store::ServiceIndex::kAll;
+  std::string value;
+  if (!request.awaiting_panel().empty()) {
+    index = store::ServiceIndex::kAwaiting;
+    value = request.awaiting_panel();
+  } else if (request.has_ready_for_review() && request.ready_for_review()) {
+    index = store::ServiceIndex::kReady;
+    value = "1";
+  } else if (!request.agency().empty()) {
+    index = store::ServiceIndex::kAgency;
+    value = request.agency();
+  } else if (!request.stage().empty()) {
+    index = store::ServiceIndex::kStage;
+    value = request.stage();
+  } else if (request.status() != v1::SERVICE_STATUS_UNSPECIFIED) {
+    index = store::ServiceIndex::kStatus;
+    value = v1::ServiceStatus_Name(request.status());
+  } else if (request.has_ready_for_review()) {
+    index = store::ServiceIndex::kReady;
+    value = "0";
+  }
+
+  v1::ListServicesResponse response;
+  // A single filter needs no post-filtering, so the chunk is the page; with several, read ahead.
+  const int chunk = std::min(1000, std::max(page_size, 100));
+  int scanned = 0;
+  bool more = true;
+  while (more && response.services_size() < page_size && scanned < kMaxListScan) {
+    VARAV_ASSIGN_OR_RETURN(store::ServicePage page,
+                           store_->ListServicesBy(index, value, chunk, cursor));
+    if (page.services.empty()) {
+      more = false;
+      break;
+    }
+    for (size_t i = 0; i < page.services.size(); ++i) {
+      v1::Service& s = page.services[i];
+      cursor = s.id();
+      ++scanned;
+      if (Matches(s, request)) *response.add_services() = std::move(s);
+      if (response.services_size() == page_size || scanned >= kMaxListScan) {
+        more = i + 1 < page.services.size() || !page.next_page_token.empty();
+        break;
+      }
+      if (i + 1 == page.services.size()) more = !page.next_page_token.empty();
+    }
+  }
+  if (more) response.set_next_page_token(EncodePageToken(scope, cursor));
+  return response;
+}
+
+absl::StatusOr<v1::GetOutputResponse> Governance::GetOutput(const v1::GetOutputRequest& request,
+                                                            const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(ValidateId("output_type", request.output_type(), true));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  VARAV_RETURN_IF_ERROR(store_->GetService(request.service_id()).status());
+  v1::GetOutputResponse response;
+  VARAV_ASSIGN_OR_RETURN(
+      *response.mutable_output(),
+      store_->GetOutput(request.service_id(), request.output_type(), request.revision()));
+  return response;
+}
+
+absl::StatusOr<v1::ListOutputsResponse> Governance::ListOutputs(
+    const v1::ListOutputsRequest& request, const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(ValidateId("output_type", request.output_type(), false));
+  VARAV_ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size(), 50));
+  const std::string scope =
+      absl::StrCat("outputs|", request.service_id(), "|", request.output_type());
+  VARAV_ASSIGN_OR_RETURN(const std::string after, DecodePageToken(request.page_token(), scope));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+
+  // The service record names every submitted type; read only the page's types.
+  std::vector<std::string> types;
+  for (const auto& [type, unused] : service.output_revisions()) {
+    if (!request.output_type().empty() && type != request.output_type()) continue;
+    if (!after.empty() && type <= after) continue;
+    types.push_back(type);
+  }
+  std::sort(types.begin(), types.end());
+  v1::ListOutputsResponse response;
+  for (const std::string& type : types) {
+    if (response.outputs_size() == page_size) {
+      response.set_next_page_token(
+          EncodePageToken(scope, response.outputs(response.outputs_size() - 1).output_type()));
+      break;
+    }
+    VARAV_ASSIGN_OR_RETURN(std::vector<v1::OutputRevision> revisions,
+                           store_->ListOutputRevisions(request.service_id(), type));
+    v1::OutputHistory* history = response.add_outputs();
+    history->set_output_type(type);
+    for (v1::OutputRevision& r : revisions) {
+      history->set_latest_revision(std::max(history->latest_revision(), r.revision()));
+      *history->add_revisions() = std::move(r);
+    }
+  }
+  return response;
+}
+
+absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateRequest& request,
+                                                            const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
+  if (request.hypothetical_outputs_size() > 100) {
+    return absl::InvalidArgumentError("hypothetical_outputs: at most 100");
+  }
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const model::CompiledPack> pack, PinnedPack(service));
+
+  const absl::Time now = Now();
+  std::vector<v1::OutputRevision> extras;
+  absl::flat_hash_set<std::string> extra_types;
+  for (int i = 0; i < request.hypothetical_outputs_size(); ++i) {
+    const v1::OutputDraft& draft = request.hypothetical_outputs(i);
+    const std::string field = absl::StrCat("hypothetical_outputs[", i, "]");
+    VARAV_RETURN_IF_ERROR(
+        ValidateId(absl::StrCat(field, ".output_type"), draft.output_type(), true));
+    const v1::OutputType* type = pack->FindOutput(draft.output_type());
+    if (type == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".output_type: pack ", pack->key(),
+                                                     " declares no output type '",
+                                                     draft.output_type(), "'"));
+    }
+    if (!extra_types.insert(draft.output_type()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".output_type: '", draft.output_type(), "' is given twice"));
+    }
+    std::vector<std::string> problems = model::CheckOutputFields(type->fields(), draft.fields());
+    if (!problems.empty()) {
+      for (std::string& p : problems) p = absl::StrCat(field, ".fields.", p);
+      return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+    }
+    v1::OutputRevision& r = extras.emplace_back();
+    r.set_service_id(service.id());
+    r.set_output_type(draft.output_type());
+    const auto it = service.output_revisions().find(draft.output_type());
+    r.set_revision((it == service.output_revisions().end() ? 0 : it->second) + 1);
+    *r.mutable_document() = draft.document();
+    *r.mutable_fields() = draft.fields();
+    r.set_status(v1::OUTPUT_STATUS_SUBMITTED);
+    r.set_submitted_by(principal.id);
+    *r.mutable_submitted_at() = internal::ToProto(now);
+    r.set_stage(service.stage());
+    r.set_cycle(service.cycle());
+  }
+  VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(std::move(service)));
+  v1::CheckGateResponse response;
+  VARAV_ASSIGN_OR_RETURN(*response.mutable_evaluation(),
+                         lifecycle::CheckGate(snapshot, *pack, request.gate(), now, extras));
+  for (v1::OutputType& t :
+       MissingOutputs(*pack, response.evaluation().gate_id(), snapshot.service, extra_types)) {
+    *response.add_missing_outputs() = std::move(t);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
+    const v1::GetGateStatusRequest& request, const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const model::CompiledPack> pack, PinnedPack(service));
+
+  const v1::Gate* gate = nullptr;
+  if (!request.gate().empty()) {
+    gate = pack->FindGate(request.gate());
+    if (gate == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gate: pack ", pack->key(), " has no gate '", request.gate(), "'"));
+    }
+  } else if (!service.gate_under_review().empty()) {
+    gate = pack->FindGate(service.gate_under_review());
+  } else {
+    gate = lifecycle::GateForStage(*pack, service.stage());
+  }
+  if (gate == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("no gate closes stage '", service.stage(),
+                                                      "' of service '", service.id(), "'"));
+  }
+
+  v1::GetGateStatusResponse response;
+  *response.mutable_gate() = *gate;
+  const v1::GateSummary& latest = service.latest_evaluation();
+  if (latest.gate() == gate->id() && latest.cycle() == service.cycle() &&
+      !latest.evaluation_id().empty()) {
+    VARAV_ASSIGN_OR_RETURN(std::string bytes, store_->GetEvaluation(latest.evaluation_id()));
+    if (!response.mutable_evaluation()->ParseFromString(bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("evaluation '", latest.evaluation_id(), "' does not parse"));
+    }
+    response.set_stale(latest.stale());
+  } else {
+    VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(service));
+    VARAV_ASSIGN_OR_RETURN(*response.mutable_evaluation(),
+                           lifecycle::CheckGate(snapshot, *pack, gate->id(), Now(), {}));
+    response.set_dry_run(true);
+  }
+  response.set_should_score(response.evaluation().should_score());
+  for (v1::OutputType& t : MissingOutputs(*pack, gate->id(), service, {})) {
+    *response.add_missing_outputs() = std::move(t);
+  }
+  VARAV_ASSIGN_OR_RETURN(std::vector<v1::Decision> decisions,
+                         store_->ListDecisions(service.id(), gate->id(), service.cycle()));
+  std::sort(decisions.begin(), decisions.end(),
+            [](const v1::Decision& a, const v1::Decision& b) { return a.number() < b.number(); });
+  for (v1::Decision& d : decisions) *response.add_decisions() = std::move(d);
+  if (service.gate_under_review() == gate->id()) {
+    *response.mutable_awaiting_panels() = service.awaiting_panels();
+  }
+  *response.mutable_open_conditions() = service.open_conditions();
+  *response.mutable_service() = std::move(service);
+  return response;
+}
+
+absl::StatusOr<v1::ListEventsResponse> Governance::ListEvents(const v1::ListEventsRequest& request,
+                                                              const Principal& principal) const {
+  if (!request.service_id().empty()) {
+    VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  }
+  VARAV_ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size(), 100));
+  const std::string scope = absl::StrCat("events|", request.service_id());
+  VARAV_ASSIGN_OR_RETURN(const std::string position, DecodePageToken(request.page_token(), scope));
+  uint64_t after = request.after_sequence();
+  if (!position.empty() && !absl::SimpleAtoi(position, &after)) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+
+  // One event more than the page tells whether the log goes on.
+  std::vector<v1::Event> events;
+  if (request.service_id().empty()) {
+    VARAV_ASSIGN_OR_RETURN(events, store_->ReadEvents(after, page_size + 1));
+  } else {
+    VARAV_RETURN_IF_ERROR(store_->GetService(request.service_id()).status());
+    VARAV_ASSIGN_OR_RETURN(events,
+                           store_->ReadServiceEvents(request.service_id(), after, page_size + 1));
+  }
+  v1::ListEventsResponse response;
+  const bool more = static_cast<int>(events.size()) > page_size;
+  if (more) events.resize(page_size);
+  for (v1::Event& e : events) *response.add_events() = std::move(e);
+  if (more) {
+    const v1::Event& last = response.events(response.events_size() - 1);
+    response.set_next_page_token(EncodePageToken(
+        scope, absl::StrCat(request.service_id().empty() ? last.global_sequence()
+                                                         : last.service_sequence())));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::VerifyAuditTrailResponse> Governance::VerifyAuditTrail(
+    const v1::VerifyAuditTrailRequest& request, const Principal& principal) const {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  VARAV_RETURN_IF_ERROR(MayRead(principal));
+  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+  v1::VerifyAuditTrailResponse response;
+  response.set_event_count(service.last_event_sequence());
+  response.set_head_hash(service.last_event_hash());
+  const absl::Status verified = store_->VerifyChain(request.service_id());
+  if (verified.ok()) {
+    response.set_valid(true);
+  } else if (absl::IsDataLoss(verified)) {
+    // A broken chain is the finding, not a failure of the call.
+    response.set_valid(false);
+    response.set_problem(std::string(verified.message()));
+  } else {
+    return verified;
+  }
+  return response;
+}
+
+absl::Status Governance::ValidateWatchEvents(const v1::WatchEventsRequest& request,
+                                             const Principal& principal) const {
+  if (!request.service_id().empty()) {
+    VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
+  }
+  if (!request.agency().empty())
+    VARAV_RETURN_IF_ERROR(ValidateServiceId("agency", request.agency()));
+  std::set<std::string> known;
+  const google::protobuf::OneofDescriptor* data = v1::Event::descriptor()->FindOneofByName("data");
+  for (int i = 0; i < data->field_count(); ++i) {
+    known.emplace(store::EventTypeFor(static_cast<v1::Event::DataCase>(data->field(i)->number())));
+  }
+  for (int i = 0; i < request.types_size(); ++i) {
+    if (!known.contains(request.types(i))) {
+      return absl::InvalidArgumentError(absl::StrCat("types[", i, "]: '", request.types(i),
+                                                     "' is not an event type (e.g. ",
+                                                     *known.begin(), ")"));
+    }
+  }
+  return MayRead(principal);
+}
+
+}  // namespace varav::core

@@ -1,0 +1,135 @@
+#include "services/core/request_util.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/store/event_chain.h"
+
+namespace varav::core::internal {
+namespace {
+
+constexpr absl::string_view kTokenVersion = "p1";
+
+std::string Fingerprint(absl::string_view scope) { return store::Sha256Hex(scope).substr(0, 16); }
+
+}  // namespace
+
+absl::Status Required(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  return absl::OkStatus();
+}
+
+absl::Status MaxLength(absl::string_view field, absl::string_view value, size_t max) {
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": longer than ", max, " bytes (", value.size(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateServiceId(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  const bool ok =
+      value.size() <= 63 && absl::ascii_isalnum(value.front()) &&
+      std::all_of(value.begin(), value.end(), [](char c) {
+        return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.';
+      });
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": '", absl::CEscape(value.substr(0, 80)),
+                     "' is not a valid id (1-63 characters: a-z, 0-9, '-', '_', '.', starting "
+                     "with a letter or digit)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateId(absl::string_view field, absl::string_view value, bool required) {
+  if (value.empty()) {
+    return required ? absl::InvalidArgumentError(absl::StrCat(field, ": required"))
+                    : absl::OkStatus();
+  }
+  if (value.size() > kMaxIdLength ||
+      !std::all_of(value.begin(), value.end(), [](char c) { return c > ' ' && c < 0x7f; })) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": '", absl::CEscape(value.substr(0, 80)),
+                                                   "' is not a valid identifier"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequestId(absl::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  const bool ok =
+      value.size() <= kMaxRequestIdLength && std::all_of(value.begin(), value.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+      });
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "request_id: must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' (a UUID fits)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PageSize(int32_t page_size, int default_size, int max) {
+  if (page_size < 0 || page_size > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be between 0 and ", max, ", not ", page_size));
+  }
+  return page_size == 0 ? default_size : page_size;
+}
+
+std::string EncodePageToken(absl::string_view scope, absl::string_view position) {
+  std::string token;
+  absl::WebSafeBase64Escape(absl::StrCat(kTokenVersion, "|", Fingerprint(scope), "|", position),
+                            &token);
+  return token;
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view scope) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (token.size() > 1024 || !absl::WebSafeBase64Unescape(token, &raw)) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 2));
+  if (parts.size() != 3 || parts[0] != kTokenVersion || parts[2].empty()) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  if (parts[1] != Fingerprint(scope)) {
+    return absl::InvalidArgumentError(
+        "page_token: issued for a request with other parameters; keep every other field of the "
+        "request unchanged between pages");
+  }
+  return std::move(parts[2]);
+}
+
+std::string RequestHash(absl::string_view method, const Principal& principal,
+                        const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  const google::protobuf::FieldDescriptor* field =
+      copy->GetDescriptor()->FindFieldByName("request_id");
+  if (field != nullptr) copy->GetReflection()->ClearField(copy.get(), field);
+  // Length-prefixed parts, so that no two different (method, principal, request) triples share
+  // an encoding.
+  return store::Sha256Hex(absl::StrCat(method.size(), ":", method, principal.id.size(), ":",
+                                       principal.id, store::SerializeDeterministic(*copy)));
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  ts.set_seconds(seconds);
+  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  return ts;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+}  // namespace varav::core::internal
