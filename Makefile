@@ -6,6 +6,7 @@
 #   make run      deps + build + start varavd on 127.0.0.1:50051 with the bundled pack
 #   make bench    build and run the benchmark suites
 #   make fuzz     build the CEL fuzzer with clang (ASan + UBSan) and run it for FUZZ_SECONDS
+#   make fuzz-corpus  merge what fuzzing found into tests/fuzz/corpus, minimized
 #   make format   rewrite sources with clang-format
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ DEB_PACKAGES := \
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: deps build test run bench fuzz format format-check clean
+.PHONY: deps build test run bench fuzz fuzz-corpus format format-check clean
 
 deps:
 	@missing=""; \
@@ -71,6 +72,13 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus
 	build-fuzz/tests/fuzz/cel_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  build-fuzz/corpus tests/fuzz/corpus
+
+# Keeps only inputs that add coverage, capped at 512 bytes so the checked-in corpus stays small.
+fuzz-corpus:
+	mkdir -p build-fuzz/merged
+	build-fuzz/tests/fuzz/cel_fuzz -merge=1 -max_len=512 build-fuzz/merged tests/fuzz/corpus \
+	  build-fuzz/corpus
+	cp -n build-fuzz/merged/* tests/fuzz/corpus/
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz
