@@ -182,6 +182,61 @@ v1::GateSummary Summarize(const v1::GateEvaluation& e, absl::string_view id, uin
   return s;
 }
 
+v1::GateInput::Service ServiceInput(const v1::Service& s) {
+  v1::GateInput::Service service;
+  service.set_id(s.id());
+  service.set_name(s.name());
+  service.set_agency(s.agency());
+  service.set_owner(s.owner());
+  service.set_stage(s.stage());
+  service.set_cycle(s.cycle());
+  service.set_status(StatusWord(s.status()));
+  service.set_pack(absl::StrCat(s.pack_id(), "@", s.pack_version()));
+  if (s.stage_history_size() > 0) {
+    *service.mutable_entered_stage_at() = s.stage_history(s.stage_history_size() - 1).entered_at();
+  }
+  return service;
+}
+
+// What BuildGateInput gives, borrowed from the snapshot instead of copied.
+model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
+                             const std::vector<v1::OutputRevision>& extra_outputs) {
+  model::GateSubject subject;
+  subject.service = ServiceInput(snapshot.service);
+  subject.outputs.reserve(snapshot.latest_outputs.size() + extra_outputs.size());
+  for (const auto& [type, revision] : snapshot.latest_outputs) {
+    const bool replaced =
+        std::any_of(extra_outputs.begin(), extra_outputs.end(),
+                    [&](const v1::OutputRevision& extra) { return extra.output_type() == type; });
+    if (!replaced) subject.outputs.push_back(&revision);
+  }
+  // A type given twice among the extras counts once, with its last revision (as a map would).
+  for (size_t i = 0; i < extra_outputs.size(); ++i) {
+    const bool later = std::any_of(extra_outputs.begin() + i + 1, extra_outputs.end(),
+                                   [&](const v1::OutputRevision& o) {
+                                     return o.output_type() == extra_outputs[i].output_type();
+                                   });
+    if (!later) subject.outputs.push_back(&extra_outputs[i]);
+  }
+  std::sort(subject.outputs.begin(), subject.outputs.end(),
+            [](const v1::OutputRevision* a, const v1::OutputRevision* b) {
+              return a->output_type() < b->output_type();
+            });
+  subject.assessments.reserve(snapshot.assessments.size());
+  for (const auto& [principle, assessment] : snapshot.assessments) {
+    subject.assessments.push_back(&assessment);
+  }
+  std::sort(subject.assessments.begin(), subject.assessments.end(),
+            [&](const v1::Assessment* a, const v1::Assessment* b) {
+              return a->principle() < b->principle();
+            });
+  for (const v1::Condition& c : snapshot.service.open_conditions()) {
+    if (c.status() == v1::CONDITION_STATUS_OPEN) subject.conditions.push_back(&c);
+  }
+  subject.now = ToProto(now);
+  return subject;
+}
+
 // The mutable working copy of one command: the snapshot as the command changes it, plus the
 // transition being built.
 struct Work {
@@ -198,7 +253,7 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   if (gate == nullptr) return absl::OkStatus();  // a pack without a gate for this stage
   VARAV_ASSIGN_OR_RETURN(
       v1::GateEvaluation evaluation,
-      model::EvaluateGate(*work.pack, gate->id(), BuildGateInput(work.snapshot, context.now)));
+      model::EvaluateGate(*work.pack, gate->id(), SubjectOf(work.snapshot, context.now, {})));
 
   Transition& t = work.transition;
   const uint64_t sequence = service.last_event_sequence() + t.events.size() + 1;
@@ -233,7 +288,8 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
       *ready->mutable_pack() = PackRefOf(*work.pack);
     }
     *service.mutable_latest_evaluation() = summary;
-    work.snapshot.latest_evaluation = evaluation;
+    // Every command re-evaluates last (RequestGateReview then reads transition.evaluation), so
+    // the working snapshot's latest_evaluation is not read again: the transition carries it.
   }
   t.evaluation = std::move(evaluation);
   t.evaluation_id = id;
@@ -326,8 +382,8 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   out.set_request_id(context.request_id);
   out.set_stage(s.stage());
   out.set_cycle(s.cycle());
-  work.snapshot.latest_outputs[cmd.output_type] = out;
-  work.transition.outputs.push_back(out);
+  work.transition.outputs.push_back(std::move(out));
+  work.snapshot.latest_outputs[cmd.output_type] = work.transition.outputs.back();
 
   // The review rests on its evaluation: a passed rule that read an older revision of this output
   // no longer speaks for the current evidence.
@@ -886,18 +942,7 @@ v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
                              const std::vector<v1::OutputRevision>& extra_outputs) {
   const v1::Service& s = snapshot.service;
   v1::GateInput input;
-  v1::GateInput::Service* service = input.mutable_service();
-  service->set_id(s.id());
-  service->set_name(s.name());
-  service->set_agency(s.agency());
-  service->set_owner(s.owner());
-  service->set_stage(s.stage());
-  service->set_cycle(s.cycle());
-  service->set_status(StatusWord(s.status()));
-  service->set_pack(absl::StrCat(s.pack_id(), "@", s.pack_version()));
-  if (s.stage_history_size() > 0) {
-    *service->mutable_entered_stage_at() = s.stage_history(s.stage_history_size() - 1).entered_at();
-  }
+  *input.mutable_service() = ServiceInput(s);
 
   absl::flat_hash_map<std::string, const v1::OutputRevision*> outputs;
   for (const auto& [type, revision] : snapshot.latest_outputs) outputs[type] = &revision;
@@ -986,7 +1031,7 @@ absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
           absl::StrCat("outputs[", i, "].fields.", absl::StrJoin(problems, "; ")));
     }
   }
-  return model::EvaluateGate(pack, gate, BuildGateInput(snapshot, now, extra_outputs));
+  return model::EvaluateGate(pack, gate, SubjectOf(snapshot, now, extra_outputs));
 }
 
 std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
@@ -1005,6 +1050,11 @@ std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
 
 absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
                                  const Context& context) {
+  return Apply(ServiceSnapshot(snapshot), command, context);
+}
+
+absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
+                                 const Context& context) {
   if (context.pack == nullptr) return absl::InvalidArgumentError("no rule pack given");
   const bool registering = std::holds_alternative<RegisterService>(command);
   if (!registering && snapshot.service.id().empty()) {
@@ -1016,7 +1066,7 @@ absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command&
         "service '", snapshot.service.id(), "' is pinned to ", snapshot.service.pack_id(), "@",
         snapshot.service.pack_version(), ", not ", context.pack->key()));
   }
-  Work work{.snapshot = snapshot, .transition = {}, .pack = context.pack};
+  Work work{.snapshot = std::move(snapshot), .transition = {}, .pack = context.pack};
   absl::Status status = std::visit(
       [&](const auto& cmd) -> absl::Status {
         using T = std::decay_t<decltype(cmd)>;

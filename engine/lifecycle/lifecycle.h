@@ -65,13 +65,14 @@ struct Actor {
 struct ServiceSnapshot {
   // The stored state; `id` empty when the service does not exist yet.
   v1::Service service;
-  // The latest revision of every submitted output, by output type.
+  // The latest revision of every submitted output, keyed by its output type.
   absl::flat_hash_map<std::string, v1::OutputRevision> latest_outputs;
-  // The stored assessment of every assessed principle, by principle.
+  // The stored assessment of every assessed principle, keyed by its principle.
   absl::flat_hash_map<std::string, v1::Assessment> assessments;
   // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included).
   std::vector<v1::Decision> gate_decisions;
-  // The evaluation `service.latest_evaluation` summarises, when one exists.
+  // The evaluation `service.latest_evaluation` summarises, when one exists. Read only while the
+  // service is in review (the review rests on it), so a shell may leave it unset otherwise.
   std::optional<v1::GateEvaluation> latest_evaluation;
 };
 
@@ -155,6 +156,10 @@ struct Transition {
 };
 
 absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
+                                 const Context& context);
+// The same, working on `snapshot` in place instead of on a copy: for callers that do not need the
+// snapshot afterwards (the shell's command path).
+absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
                                  const Context& context);
 
 // --- Queries shared with the API layer ---

@@ -69,10 +69,21 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
 
 Value Str(absl::string_view s) { return Value::String(std::string(s)); }
 
+// Map keys and fixed words (field names, statuses, answers) come from a small set: each thread
+// keeps one shared value per spelling instead of allocating a new string for every binding.
+Value Interned(absl::string_view s) {
+  constexpr size_t kMaxInterned = 4096;
+  thread_local absl::flat_hash_map<std::string, Value> interned;
+  auto it = interned.find(s);
+  if (it != interned.end()) return it->second;
+  if (interned.size() >= kMaxInterned) interned.clear();
+  return interned.emplace(std::string(s), Str(s)).first->second;
+}
+
 using Entries = std::vector<std::pair<Value, Value>>;
 
 void Put(Entries& entries, absl::string_view name, Value value) {
-  entries.emplace_back(Str(name), std::move(value));
+  entries.emplace_back(Interned(name), std::move(value));
 }
 
 Value Mismatch(absl::string_view what) {
@@ -108,13 +119,14 @@ bool IsIntegral(double d) {
 Value ConvertValue(const v1::FieldSchema& schema, const google::protobuf::Value& v,
                    const std::string& path, std::vector<std::string>* problems);
 
+// Paths only name problems: without a problem list they are not built at all.
 Value ConvertObject(const FieldSchemas& schema, const google::protobuf::Struct& s,
                     const std::string& path, std::vector<std::string>* problems) {
   Entries entries;
-  absl::flat_hash_set<std::string> declared;
+  entries.reserve(schema.size());
+  std::string sub;
   for (const v1::FieldSchema& f : schema) {
-    declared.insert(f.name());
-    std::string sub = path.empty() ? f.name() : absl::StrCat(path, ".", f.name());
+    if (problems != nullptr) sub = path.empty() ? f.name() : absl::StrCat(path, ".", f.name());
     auto it = s.fields().find(f.name());
     if (it == s.fields().end() || it->second.kind_case() == google::protobuf::Value::kNullValue) {
       if (f.required() && problems != nullptr) {
@@ -125,6 +137,8 @@ Value ConvertObject(const FieldSchemas& schema, const google::protobuf::Struct& 
     Put(entries, f.name(), ConvertValue(f, it->second, sub, problems));
   }
   if (problems != nullptr) {
+    absl::flat_hash_set<absl::string_view> declared;
+    for (const v1::FieldSchema& f : schema) declared.insert(f.name());
     std::set<std::string> undeclared;  // sorted for deterministic reports
     for (const auto& [name, value] : s.fields()) {
       if (!declared.contains(name)) undeclared.insert(name);
@@ -161,7 +175,7 @@ Value ConvertValue(const v1::FieldSchema& schema, const google::protobuf::Value&
                             absl::StrCat("output field value '", v.string_value(),
                                          "' is not one of the enum's values"));
       }
-      return Str(v.string_value());
+      return Interned(v.string_value());
     }
     case v1::FIELD_TYPE_INT:
       if (v.kind_case() != google::protobuf::Value::kNumberValue || !IsIntegral(v.number_value())) {
@@ -188,8 +202,9 @@ Value ConvertValue(const v1::FieldSchema& schema, const google::protobuf::Value&
       std::vector<Value> elements;
       elements.reserve(v.list_value().values_size());
       for (int i = 0; i < v.list_value().values_size(); ++i) {
-        elements.push_back(ConvertValue(schema.items(), v.list_value().values(i),
-                                        absl::StrCat(path, "[", i, "]"), problems));
+        elements.push_back(
+            ConvertValue(schema.items(), v.list_value().values(i),
+                         problems != nullptr ? absl::StrCat(path, "[", i, "]") : path, problems));
       }
       return Value::List(std::move(elements));
     }
@@ -211,16 +226,39 @@ Value DocumentValue(const v1::GateInput::Document& d) {
   return Value::Map(std::move(e));
 }
 
+Value DocumentValue(const v1::DocumentRef& d) {
+  Entries e;
+  Put(e, "system", Str(d.system()));
+  Put(e, "id", Str(d.id()));
+  Put(e, "version", Str(d.version()));
+  Put(e, "uri", Str(d.uri()));
+  Put(e, "sha256", Str(d.sha256()));
+  return Value::Map(std::move(e));
+}
+
+absl::string_view OutputStatusWord(v1::OutputStatus status) {
+  switch (status) {
+    case v1::OUTPUT_STATUS_SUBMITTED:
+      return "submitted";
+    case v1::OUTPUT_STATUS_ACCEPTED:
+      return "accepted";
+    case v1::OUTPUT_STATUS_RETURNED:
+      return "returned";
+    default:
+      return "unspecified";
+  }
+}
+
 Value ServiceValue(const v1::GateInput::Service& s) {
   Entries e;
   Put(e, "id", Str(s.id()));
   Put(e, "name", Str(s.name()));
   Put(e, "agency", Str(s.agency()));
   Put(e, "owner", Str(s.owner()));
-  Put(e, "stage", Str(s.stage()));
+  Put(e, "stage", Interned(s.stage()));
   Put(e, "cycle", Value::Int(s.cycle()));
-  Put(e, "status", Str(s.status()));
-  Put(e, "pack", Str(s.pack()));
+  Put(e, "status", Interned(s.status()));
+  Put(e, "pack", Interned(s.pack()));
   if (s.has_entered_stage_at()) {
     Put(e, "entered_stage_at", Value::Timestamp(ToTime(s.entered_stage_at())));
   }
@@ -243,6 +281,42 @@ Value AssessmentValue(const v1::GateInput::Assessment& a) {
   }
   Put(e, "answers", Value::List(std::move(answers)));
   return Value::Map(std::move(e));
+}
+
+Value AssessmentValue(const v1::Assessment& a) {
+  Entries e;
+  Put(e, "score", Value::Double(a.score()));
+  Put(e, "answered", Value::Int(a.answered()));
+  Put(e, "total", Value::Int(a.total()));
+  std::vector<Value> answers;
+  answers.reserve(a.answers_size());
+  for (const v1::AssessmentAnswer& ans : a.answers()) {
+    Entries ae;
+    Put(ae, "question", Str(ans.question()));
+    // The two enums share their numbering (yes 1, partly 2, no 3, not applicable 4).
+    Put(ae, "answer", Interned(AnswerName(static_cast<v1::GateInput::AnswerValue>(ans.answer()))));
+    Put(ae, "evidence", Str(ans.evidence()));
+    Put(ae, "comment", Str(ans.comment()));
+    answers.push_back(Value::Map(std::move(ae)));
+  }
+  Put(e, "answers", Value::List(std::move(answers)));
+  return Value::Map(std::move(e));
+}
+
+Value ConditionValue(const v1::Condition& c) {
+  Entries e;
+  Put(e, "gate", Str(c.gate()));
+  Put(e, "panel", Str(c.panel()));
+  Put(e, "text", Str(c.text()));
+  if (c.has_due()) Put(e, "due", Value::Timestamp(ToTime(c.due())));
+  return Value::Map(std::move(e));
+}
+
+Value GateValue(const v1::Gate& gate) {
+  Entries g;
+  Put(g, "id", Interned(gate.id()));
+  Put(g, "stage", Interned(gate.after_stage()));
+  return Value::Map(std::move(g));
 }
 
 Value ConditionValue(const v1::GateInput::Condition& c) {
@@ -395,11 +469,51 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
   }
   act.Bind("conditions", Value::List(std::move(conditions)));
 
-  Entries g;
-  Put(g, "id", Str(gate.id()));
-  Put(g, "stage", Str(gate.after_stage()));
-  act.Bind("gate", Value::Map(std::move(g)));
+  act.Bind("gate", GateValue(gate));
   act.Bind("now", Value::Timestamp(ToTime(input.now())));
+  return act;
+}
+
+cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
+                                const GateSubject& subject) {
+  cel::Activation act;
+  act.Bind("service", ServiceValue(subject.service));
+
+  Entries outputs;
+  outputs.reserve(subject.outputs.size());
+  absl::flat_hash_set<absl::string_view> seen;
+  for (const v1::OutputRevision* o : subject.outputs) {
+    const v1::OutputType* type = pack.FindOutput(o->output_type());
+    if (type == nullptr || !seen.insert(o->output_type()).second) continue;
+    Entries e;
+    Put(e, "revision", Value::Int(o->revision()));
+    Put(e, "status", Interned(OutputStatusWord(o->status())));
+    if (o->has_submitted_at()) Put(e, "submitted_at", Value::Timestamp(ToTime(o->submitted_at())));
+    Put(e, "submitted_by", Str(o->submitted_by()));
+    if (o->has_document()) Put(e, "document", DocumentValue(o->document()));
+    Put(e, "fields", FieldsValue(type->fields(), o->fields()));
+    Put(outputs, o->output_type(), Value::Map(std::move(e)));
+  }
+  act.Bind("outputs", Value::Map(std::move(outputs)));
+
+  Entries assessments;
+  assessments.reserve(subject.assessments.size());
+  seen.clear();
+  for (const v1::Assessment* a : subject.assessments) {
+    if (pack.FindPrinciple(a->principle()) == nullptr || !seen.insert(a->principle()).second) {
+      continue;
+    }
+    Put(assessments, a->principle(), AssessmentValue(*a));
+  }
+  act.Bind("assessments", Value::Map(std::move(assessments)));
+
+  std::vector<Value> conditions;
+  conditions.reserve(subject.conditions.size());
+  for (const v1::Condition* c : subject.conditions) conditions.push_back(ConditionValue(*c));
+  act.Bind("conditions", Value::List(std::move(conditions)));
+
+  act.Bind("gate", GateValue(gate));
+  act.Bind("now", Value::Timestamp(ToTime(subject.now)));
   return act;
 }
 

@@ -57,6 +57,7 @@
 #include "google/protobuf/repeated_field.h"
 #include "google/protobuf/struct.pb.h"
 #include "varav/v1/evaluation.pb.h"
+#include "varav/v1/resources.pb.h"
 #include "varav/v1/rulepack.pb.h"
 
 namespace varav::model {
@@ -87,6 +88,24 @@ std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
 // ids the pack does not declare are not bound.
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
                                 const v1::GateInput& input);
+
+// A gate's input borrowed from stored records instead of copied into a v1::GateInput: the command
+// path binds outputs' fields to CEL straight from the stored OutputRevisions. Bound exactly as the
+// equivalent GateInput (see lifecycle::BuildGateInput) would be. The pointers are not owned and
+// must stay valid while the subject is used.
+struct GateSubject {
+  v1::GateInput::Service service;
+  // The latest revision of each output type, ordered by type.
+  std::vector<const v1::OutputRevision*> outputs;
+  // Every assessment, ordered by principle.
+  std::vector<const v1::Assessment*> assessments;
+  // The open conditions.
+  std::vector<const v1::Condition*> conditions;
+  google::protobuf::Timestamp now;
+};
+
+cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
+                                const GateSubject& subject);
 
 // Ids of the outputs an expression reads: every `outputs.<id>` selection (including inside
 // has()), sorted and unique.

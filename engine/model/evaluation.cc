@@ -20,25 +20,18 @@ std::string MessageText(const cel::Program* program, const std::string& fallback
   return v.DebugString();
 }
 
-}  // namespace
-
-absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                                                const v1::GateInput& input) {
-  const v1::Gate* gate = pack.FindGate(gate_id);
-  if (gate == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
-  }
-  cel::Activation activation = BuildActivation(pack, *gate, input);
-  absl::flat_hash_map<std::string, int64_t> revisions;
-  for (const v1::GateInput::Output& o : input.outputs())
-    revisions.emplace(o.output_id(), o.revision());
-
+// Runs every rule of `gate` against `activation`; `revisions` names the revision of each output
+// the input holds.
+v1::GateEvaluation Evaluate(const CompiledPack& pack, const v1::Gate* gate,
+                            const cel::Activation& activation,
+                            const absl::flat_hash_map<absl::string_view, int64_t>& revisions,
+                            const google::protobuf::Timestamp& now) {
   v1::GateEvaluation out;
   out.set_pack_id(pack.id());
   out.set_pack_version(pack.version());
   out.set_pack_digest(pack.digest());
   out.set_gate_id(gate->id());
-  *out.mutable_evaluated_at() = input.now();
+  *out.mutable_evaluated_at() = now;
 
   bool ready = true;
   double should_total = 0;
@@ -88,6 +81,34 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
   out.set_ready(ready);
   out.set_should_score(should_total > 0 ? should_passed / should_total : 1.0);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                                                const v1::GateInput& input) {
+  const v1::Gate* gate = pack.FindGate(gate_id);
+  if (gate == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
+  }
+  absl::flat_hash_map<absl::string_view, int64_t> revisions;
+  for (const v1::GateInput::Output& o : input.outputs()) {
+    revisions.emplace(o.output_id(), o.revision());
+  }
+  return Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions, input.now());
+}
+
+absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                                                const GateSubject& subject) {
+  const v1::Gate* gate = pack.FindGate(gate_id);
+  if (gate == nullptr) {
+    return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
+  }
+  absl::flat_hash_map<absl::string_view, int64_t> revisions;
+  for (const v1::OutputRevision* o : subject.outputs) {
+    revisions.emplace(o->output_type(), o->revision());
+  }
+  return Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now);
 }
 
 }  // namespace varav::model

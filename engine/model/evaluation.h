@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/model/activation.h"
 #include "engine/model/pack.h"
 #include "varav/v1/evaluation.pb.h"
 
@@ -25,5 +26,10 @@ namespace varav::model {
 // NotFound when the pack has no gate `gate_id`.
 absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                                                 const v1::GateInput& input);
+
+// The same for a subject borrowed from stored records (see GateSubject in activation.h): equal
+// results for the equivalent GateInput, without copying the outputs' fields.
+absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                                                const GateSubject& subject);
 
 }  // namespace varav::model

@@ -17,6 +17,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message_lite.h"
 #include "varav/v1/resources.pb.h"
@@ -31,6 +32,26 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& message)
 
 // The hash of `event` given its own `prev_hash`; ignores the event's current `hash` field.
 std::string ComputeEventHash(const v1::Event& event);
+
+// An event serialized before the store knows its global sequence and hash: the deterministic
+// serialization of the event with `global_sequence`, `prev_hash` and `hash` unset, plus where
+// those fields go. Lets the store serialize an event once, outside its ordering critical section,
+// and hash and store the same bytes.
+struct UnsealedEvent {
+  std::string bytes;
+  // Offset of the first top-level field numbered above global_sequence (8).
+  size_t sequence_offset = 0;
+  // Offset of the first top-level field numbered above hash (13).
+  size_t chain_offset = 0;
+};
+
+// InvalidArgument when `event` already has a global_sequence, prev_hash or hash.
+absl::StatusOr<UnsealedEvent> PrepareEvent(const v1::Event& event);
+
+// The bytes of the prepared event with `global_sequence`, `prev_hash` and its hash set: equal to
+// SerializeDeterministic of that event. `hash` receives the hash (equal to ComputeEventHash).
+std::string SealEvent(const UnsealedEvent& event, uint64_t global_sequence,
+                      absl::string_view prev_hash, std::string& hash);
 
 // The CloudEvents type of an event payload, e.g. "ee.varav.gate.approved"; empty for DATA_NOT_SET.
 absl::string_view EventTypeFor(v1::Event::DataCase data_case);

@@ -395,25 +395,50 @@ absl::StatusOr<std::optional<v1::RequestRecord>> Store::ReadRequestRecord(
 
 absl::StatusOr<CommitResult> Store::Commit(const Mutation& m) {
   VARAV_RETURN_IF_ERROR(ValidateMutation(m));
-  // The service stripe serializes writers of the service; the request stripe keeps two
-  // concurrent retries of one request (even naming different services) from both applying.
-  absl::Mutex* first = &StripeFor(absl::StrCat("s:", m.service_id));
-  absl::Mutex* second =
-      m.request_id.empty() ? nullptr : &StripeFor(absl::StrCat("r:", m.request_id));
-  if (second == first) second = nullptr;
-  if (second != nullptr && second < first) std::swap(first, second);
-  absl::MutexLock first_lock(first);
-  std::optional<absl::MutexLock> second_lock;
-  if (second != nullptr) second_lock.emplace(second);
+  return CommitTaking(m, m.service, m.events);
+}
 
+absl::StatusOr<CommitResult> Store::Commit(Mutation&& m) {
+  VARAV_RETURN_IF_ERROR(ValidateMutation(m));
+  v1::Service service = std::move(m.service);
+  std::vector<v1::Event> events = std::move(m.events);
+  return CommitTaking(m, std::move(service), std::move(events));
+}
+
+absl::StatusOr<CommitResult> Store::CommitTaking(const Mutation& m, v1::Service next,
+                                                 std::vector<v1::Event> events) {
   CommitResult result;
-  VARAV_RETURN_IF_ERROR(CommitLocked(m, result));
+  uint64_t ticket = 0;
+  absl::Status status;
+  {
+    // The service stripe serializes writers of the service; the request stripe keeps two
+    // concurrent retries of one request (even naming different services) from both applying.
+    // Both are held only until the write is handed to RocksDB (see the header on why that is
+    // safe).
+    absl::Mutex* first = &StripeFor(absl::StrCat("s:", m.service_id));
+    absl::Mutex* second =
+        m.request_id.empty() ? nullptr : &StripeFor(absl::StrCat("r:", m.request_id));
+    if (second == first) second = nullptr;
+    if (second != nullptr && second < first) std::swap(first, second);
+    absl::MutexLock first_lock(first);
+    std::optional<absl::MutexLock> second_lock;
+    if (second != nullptr) second_lock.emplace(second);
+    status = CommitLocked(m, std::move(next), std::move(events), result, ticket);
+  }
+  if (!status.ok()) {
+    // A refusal may rest on a write that is not durable yet: answer only once it is.
+    VARAV_RETURN_IF_ERROR(ReadBarrier());
+    return status;
+  }
+  if (ticket != 0) VARAV_RETURN_IF_ERROR(AwaitDurable(ticket));
   return result;
 }
 
-absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
+absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vector<v1::Event> events,
+                                 CommitResult& result, uint64_t& ticket) {
   const std::string& id = m.service_id;
   const rocksdb::ReadOptions read_options;
+  ticket = 0;
 
   if (!m.request_id.empty()) {
     VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record,
@@ -489,7 +514,6 @@ absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
               SerializeDeterministic(d));
   }
 
-  v1::Service next = m.service;
   next.set_etag(NewEtag());
   {
     const std::set<std::string> before =
@@ -503,8 +527,12 @@ absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
     }
   }
 
-  std::vector<v1::Event> events = m.events;
+  // Everything that does not depend on the global sequence is prepared here, outside the
+  // ordering critical section: each event is serialized once, and the same bytes are hashed and
+  // stored.
   uint64_t service_sequence = old.has_value() ? old->last_event_sequence() : 0;
+  std::vector<UnsealedEvent> prepared;
+  prepared.reserve(events.size());
   for (v1::Event& e : events) {
     ++service_sequence;
     e.set_service_sequence(service_sequence);
@@ -515,9 +543,19 @@ absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
     if (e.id().empty()) e.set_id(absl::StrCat(id, "/", service_sequence));
     if (e.data_content_type().empty()) e.set_data_content_type("application/protobuf");
     if (e.request_id().empty()) e.set_request_id(m.request_id);
+    e.clear_global_sequence();
+    e.clear_prev_hash();
+    e.clear_hash();
+    VARAV_ASSIGN_OR_RETURN(prepared.emplace_back(), PrepareEvent(e));
   }
+  events.clear();
+  std::vector<std::string> service_event_keys;
+  service_event_keys.reserve(prepared.size());
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    service_event_keys.push_back(ServiceEventKey(id, service_sequence - prepared.size() + 1 + i));
+  }
+  next.set_last_event_sequence(service_sequence);
 
-  uint64_t ticket = 0;
   {
     absl::MutexLock lock(&write_mu_);
     // The ticket is taken before the data becomes visible, so a reader that sees the data also
@@ -525,26 +563,22 @@ absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
     ticket = written_ticket_.fetch_add(1, std::memory_order_acq_rel) + 1;
     const uint64_t first_sequence = next_global_sequence_;
     std::string prev_hash = old.has_value() ? old->last_event_hash() : "";
-    for (size_t i = 0; i < events.size(); ++i) {
-      v1::Event& e = events[i];
+    std::string hash;
+    for (size_t i = 0; i < prepared.size(); ++i) {
       const uint64_t global = first_sequence + i;
-      e.set_global_sequence(global);
-      e.set_prev_hash(prev_hash);
-      e.set_hash(ComputeEventHash(e));
-      prev_hash = e.hash();
-      batch.Put(cf_->events, ToSlice(GlobalEventKey(global)), SerializeDeterministic(e));
-      batch.Put(cf_->events, ToSlice(ServiceEventKey(id, e.service_sequence())),
-                ToSlice(EncodeU64(global)));
+      batch.Put(cf_->events, ToSlice(GlobalEventKey(global)),
+                SealEvent(prepared[i], global, prev_hash, hash));
+      batch.Put(cf_->events, ToSlice(service_event_keys[i]), ToSlice(EncodeU64(global)));
+      prev_hash = std::move(hash);
     }
-    next.set_last_event_sequence(service_sequence);
-    next.set_last_event_hash(prev_hash);
+    next.set_last_event_hash(std::move(prev_hash));
     batch.Put(cf_->services, ToSlice(id), SerializeDeterministic(next));
 
-    result.service = next;
-    if (!events.empty()) {
+    if (!prepared.empty()) {
       result.first_global_sequence = first_sequence;
-      result.last_global_sequence = first_sequence + events.size() - 1;
+      result.last_global_sequence = first_sequence + prepared.size() - 1;
     }
+    result.service = std::move(next);
     result.response = m.make_response ? m.make_response(result) : m.response;
     if (!m.request_id.empty()) {
       v1::RequestRecord record;
@@ -554,33 +588,39 @@ absl::Status Store::CommitLocked(const Mutation& m, CommitResult& result) {
       record.set_service_id(id);
       record.set_first_global_sequence(result.first_global_sequence);
       record.set_last_global_sequence(result.last_global_sequence);
-      record.set_etag(next.etag());
+      record.set_etag(result.service.etag());
       batch.Put(cf_->idempotency, ToSlice(m.request_id), SerializeDeterministic(record));
     }
 
     rocksdb::WriteOptions write_options;
     write_options.sync = false;  // synced by AwaitDurable, outside this critical section
-    VARAV_RETURN_IF_ERROR(FromRocksDb(db_->Write(write_options, &batch),
-                                      absl::StrCat("committing service '", id, "'")));
-    next_global_sequence_ = first_sequence + events.size();
+    absl::Status written = FromRocksDb(db_->Write(write_options, &batch),
+                                       absl::StrCat("committing service '", id, "'"));
+    if (!written.ok()) {
+      // Nothing of this batch is visible; waiting for this ticket is harmless but pointless.
+      ticket = 0;
+      return written;
+    }
+    next_global_sequence_ = first_sequence + prepared.size();
     if (!options_.sync) {
       absl::MutexLock sync_lock(&sync_mu_);
       durable_ticket_ = ticket;
       durable_global_sequence_.store(next_global_sequence_ - 1, std::memory_order_release);
     }
   }
-  return AwaitDurable(ticket);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> Store::LookupRequest(absl::string_view request_id,
                                                                 absl::string_view request_hash) {
   VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record, ReadRequestRecord(request_id));
   if (!record.has_value()) return std::nullopt;
+  // Both answers rest on the record, which may not be durable yet.
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
   if (record->request_hash() != request_hash) {
     return absl::InvalidArgumentError(
         absl::StrCat("request_id '", request_id, "' was already used for a different request"));
   }
-  VARAV_RETURN_IF_ERROR(ReadBarrier());
   return std::optional<std::string>(record->response());
 }
 
@@ -703,9 +743,10 @@ namespace {
 // Collects every value under `prefix` of `cf`, parsed as `Message`.
 template <typename Message>
 absl::StatusOr<std::vector<Message>> ScanPrefix(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
-                                                const std::string& prefix, absl::string_view what) {
+                                                const std::string& prefix, absl::string_view what,
+                                                const rocksdb::ReadOptions& read_options = {}) {
   std::vector<Message> out;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read_options, cf));
   for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
     VARAV_RETURN_IF_ERROR(ParseValue(ToView(it->value()), out.emplace_back(),
                                      absl::StrCat(what, " ", Printable(ToView(it->key())))));
@@ -715,6 +756,68 @@ absl::StatusOr<std::vector<Message>> ScanPrefix(rocksdb::DB& db, rocksdb::Column
 }
 
 }  // namespace
+
+absl::StatusOr<ServiceState> Store::LoadSnapshot(absl::string_view service_id) {
+  rocksdb::ReadOptions read_options;
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  read_options.snapshot = snapshot;
+  ServiceState state;
+  absl::Status status = [&]() -> absl::Status {
+    std::string bytes;
+    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
+    if (s.IsNotFound()) {
+      return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
+    }
+    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+    v1::Service& service = state.service;
+    VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
+
+    // One point read per output type: the service record names the latest revision of each, so
+    // the cost does not grow with the number of revisions.
+    std::vector<std::pair<absl::string_view, uint32_t>> latest(service.output_revisions().begin(),
+                                                               service.output_revisions().end());
+    std::sort(latest.begin(), latest.end());
+    state.latest_outputs.reserve(latest.size());
+    for (const auto& [type, revision] : latest) {
+      const std::string key = OutputKey(service_id, type, revision);
+      s = db_->Get(read_options, cf_->outputs, ToSlice(key), &bytes);
+      if (s.IsNotFound()) {
+        return absl::DataLossError(absl::StrCat("service '", service_id, "' names output '", type,
+                                                "' revision ", revision, ", which is missing"));
+      }
+      VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading output ", Printable(key))));
+      VARAV_RETURN_IF_ERROR(ParseValue(bytes, state.latest_outputs.emplace_back(),
+                                       absl::StrCat("output ", Printable(key))));
+    }
+    VARAV_ASSIGN_OR_RETURN(
+        state.assessments,
+        ScanPrefix<v1::Assessment>(*db_, cf_->assessments, AssessmentPrefix(service_id),
+                                   "assessment", read_options));
+    if (!service.gate_under_review().empty()) {
+      VARAV_ASSIGN_OR_RETURN(
+          state.gate_decisions,
+          ScanPrefix<v1::Decision>(
+              *db_, cf_->decisions,
+              DecisionPrefix(service_id, service.gate_under_review(), service.cycle()), "decision",
+              read_options));
+    }
+    const std::string& evaluation_id = service.latest_evaluation().evaluation_id();
+    if (!evaluation_id.empty()) {
+      s = db_->Get(read_options, cf_->evaluations, ToSlice(evaluation_id),
+                   &state.latest_evaluation);
+      if (s.IsNotFound()) {
+        return absl::DataLossError(absl::StrCat("service '", service_id, "' names evaluation '",
+                                                evaluation_id, "', which is missing"));
+      }
+      VARAV_RETURN_IF_ERROR(
+          FromRocksDb(s, absl::StrCat("reading evaluation '", evaluation_id, "'")));
+    }
+    return absl::OkStatus();
+  }();
+  db_->ReleaseSnapshot(snapshot);
+  VARAV_RETURN_IF_ERROR(status);
+  return state;
+}
 
 absl::StatusOr<std::vector<v1::OutputRevision>> Store::ListOutputRevisions(
     absl::string_view service_id, absl::string_view output_type) {

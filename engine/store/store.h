@@ -23,8 +23,21 @@
 // earlier one (RocksDB forms write groups in arrival order, not allocation order).
 //
 // Concurrency control. Writers of the same service are serialized by a striped mutex (chosen by
-// hashing the service id) held across the read-check-write of the etag and until the commit is
-// durable; writers of different services proceed in parallel and share group syncs.
+// hashing the service id) held across the read-check-write of the etag until the write is handed
+// to RocksDB; writers of different services proceed in parallel and share group syncs. The stripe
+// is released before the commit waits for its sync. That is safe: the next writer of the service
+// reads the handed-off state (RocksDB makes it visible at once) and gets a larger ticket, so its
+// own wait covers the earlier write; a failed sync latches and fails every later wait, so nothing
+// built on a lost write is ever acknowledged; and a refusal inside Commit (stale etag, existing
+// record) first waits for everything written so far, so it never rests on state a crash could
+// take away.
+//
+// Reads that feed a commit (LoadSnapshot). A read-modify-write command reads the service, decides,
+// and commits. Its reads need not wait for a group sync: whatever not-yet-durable write W they saw
+// was handed to RocksDB before the read, so W's ticket is below the ticket of the command's own
+// commit, and the commit's wait for durability covers W. A command that is refused instead must
+// call ReadBarrier() before it answers, so that no refusal rests on state a crash could take away.
+// Every other read (GetService, ListAssessments, ...) waits by itself.
 //
 // Thread safety: Store is thread-safe; every method may be called concurrently. A Store must
 // outlive calls in progress. Only one process may open a store directory at a time (RocksDB's
@@ -139,6 +152,22 @@ enum class ServiceIndex {
   kReady,     // value: "1" (latest evaluation ready and not stale) or "0"
 };
 
+// Everything a command on one service reads, from one consistent RocksDB snapshot
+// (Store::LoadSnapshot).
+struct ServiceState {
+  v1::Service service;
+  // The revision the service record names as latest (`service.output_revisions`) of every output
+  // type, ordered by type.
+  std::vector<v1::OutputRevision> latest_outputs;
+  // Every stored assessment, ordered by principle.
+  std::vector<v1::Assessment> assessments;
+  // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included), by
+  // number; empty when no gate is under review.
+  std::vector<v1::Decision> gate_decisions;
+  // The serialized evaluation `service.latest_evaluation` names; empty when it names none.
+  std::string latest_evaluation;
+};
+
 struct ServicePage {
   std::vector<v1::Service> services;
   // Token for the next page; empty when this page is the last.
@@ -164,6 +193,8 @@ class Store {
   // failure. A repeated `request_id` with the same hash returns the recorded response with
   // `replayed` set and writes nothing.
   absl::StatusOr<CommitResult> Commit(const Mutation& m);
+  // The same, taking the mutation's service and events instead of copying them.
+  absl::StatusOr<CommitResult> Commit(Mutation&& m);
 
   // Idempotency check before doing work: the recorded response when `request_id` was applied with
   // the same `request_hash`, nullopt when unknown, InvalidArgument when applied with another hash.
@@ -173,6 +204,18 @@ class Store {
   // --- Reads. NotFound when the thing asked for does not exist. ---
 
   absl::StatusOr<v1::Service> GetService(absl::string_view service_id);
+
+  // The service and everything a command on it reads (see ServiceState), from one RocksDB
+  // snapshot, WITHOUT waiting for durability: for the read-modify-write path only (see "Reads
+  // that feed a commit" above). The caller either commits a mutation based on it (whose wait
+  // covers what was read) or calls ReadBarrier() before it answers. NotFound when the service does
+  // not exist; DataLoss when a record it names is missing or does not parse.
+  absl::StatusOr<ServiceState> LoadSnapshot(absl::string_view service_id);
+
+  // Waits until every write handed to RocksDB so far is durable (at once with sync off). Call it
+  // after reads made without a barrier (LoadSnapshot) before answering from them without a
+  // commit. Errors: the latched sync failure, when the WAL could not be synced.
+  absl::Status ReadBarrier();
   // Services in an index, ordered by service id, `page_size` (1..1000, default 50 when <= 0) at a
   // time. Cost is O(page). The token is the last service id of the previous page.
   absl::StatusOr<ServicePage> ListServicesBy(ServiceIndex index, absl::string_view value,
@@ -249,9 +292,13 @@ class Store {
   // Waits until every write with a ticket <= `ticket` is in the synced WAL, leading a group sync
   // when no sync is in progress.
   absl::Status AwaitDurable(uint64_t ticket);
-  // AwaitDurable for everything written so far; called after reads.
-  absl::Status ReadBarrier();
-  absl::Status CommitLocked(const Mutation& m, CommitResult& result);
+  // Under the stripe locks: checks `m` against the stored state and hands its write batch to
+  // RocksDB. Sets `ticket` to the write's ticket (0 when nothing was written: a replay).
+  // `next` and `events` are the mutation's service and events, which it takes over.
+  absl::Status CommitLocked(const Mutation& m, v1::Service next, std::vector<v1::Event> events,
+                            CommitResult& result, uint64_t& ticket);
+  absl::StatusOr<CommitResult> CommitTaking(const Mutation& m, v1::Service next,
+                                            std::vector<v1::Event> events);
   absl::StatusOr<std::optional<v1::RequestRecord>> ReadRequestRecord(absl::string_view request_id);
   absl::Status VerifyChainAt(const rocksdb::ReadOptions& read_options, absl::string_view service_id,
                              const v1::Service& service);

@@ -194,99 +194,148 @@ absl::StatusOr<lifecycle::ServiceSnapshot> Governance::LoadSnapshot(v1::Service 
   return snapshot;
 }
 
+namespace {
+
+// What lifecycle::Apply reads, from the store's snapshot of the service.
+absl::StatusOr<lifecycle::ServiceSnapshot> ToLifecycle(store::ServiceState state) {
+  lifecycle::ServiceSnapshot snapshot;
+  snapshot.service = std::move(state.service);
+  snapshot.latest_outputs.reserve(state.latest_outputs.size());
+  for (v1::OutputRevision& o : state.latest_outputs) {
+    std::string type = o.output_type();
+    snapshot.latest_outputs.emplace(std::move(type), std::move(o));
+  }
+  snapshot.assessments.reserve(state.assessments.size());
+  for (v1::Assessment& a : state.assessments) {
+    std::string principle = a.principle();
+    snapshot.assessments.emplace(std::move(principle), std::move(a));
+  }
+  snapshot.gate_decisions = std::move(state.gate_decisions);
+  // The engine reads the stored evaluation only while a review rests on it.
+  if (snapshot.service.status() == v1::SERVICE_STATUS_IN_REVIEW &&
+      !snapshot.service.latest_evaluation().evaluation_id().empty()) {
+    v1::GateEvaluation& evaluation = snapshot.latest_evaluation.emplace();
+    if (!evaluation.ParseFromString(state.latest_evaluation)) {
+      return absl::DataLossError(absl::StrCat("evaluation '",
+                                              snapshot.service.latest_evaluation().evaluation_id(),
+                                              "' does not parse"));
+    }
+  }
+  return snapshot;
+}
+
+}  // namespace
+
+// The snapshot is read without waiting for durability (Store::LoadSnapshot): a commit built on it
+// waits for everything it read, and a refusal after the read first calls the store's
+// ReadBarrier, so that no answer rests on state a crash could take away.
 template <typename Response>
 absl::StatusOr<Response> Governance::Mutate(
     const MutationCall& call, const Principal& principal,
     const std::function<void(const lifecycle::Transition&, Response&)>& fill) const {
-  std::optional<v1::Service> service;
-  if (!call.registering) {
-    VARAV_ASSIGN_OR_RETURN(service, store_->GetService(call.service_id));
-    VARAV_RETURN_IF_ERROR(call.authorize(*service));
-  }
+  // True while the call has read state it has not yet handed to a Commit (which waits by itself).
+  bool unsynced = false;
+  absl::StatusOr<Response> outcome = [&]() -> absl::StatusOr<Response> {
+    std::optional<store::ServiceState> state;
+    if (!call.registering) {
+      // NotFound needs no barrier: services are never deleted, so one that is absent now was
+      // absent in every durable state too.
+      VARAV_ASSIGN_OR_RETURN(state, store_->LoadSnapshot(call.service_id));
+      unsynced = true;
+      VARAV_RETURN_IF_ERROR(call.authorize(state->service));
+    }
 
-  const std::string hash = call.request_id.empty()
-                               ? std::string()
-                               : internal::RequestHash(call.method, principal, *call.request);
-  if (!call.request_id.empty()) {
-    VARAV_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
-                           store_->LookupRequest(call.request_id, hash));
-    if (recorded.has_value()) {
-      Response replay;
-      if (!replay.ParseFromString(*recorded)) {
-        return absl::DataLossError(absl::StrCat("the recorded response of request_id '",
-                                                call.request_id, "' does not parse"));
-      }
-      return replay;
-    }
-  }
-
-  lifecycle::ServiceSnapshot snapshot;
-  std::shared_ptr<const model::CompiledPack> pack = call.pack;
-  std::shared_ptr<const model::CompiledPack> target;
-  if (call.registering) {
-    absl::StatusOr<v1::Service> existing = store_->GetService(call.service_id);
-    if (existing.ok()) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("service_id: service '", call.service_id, "' already exists"));
-    }
-    if (!absl::IsNotFound(existing.status())) return existing.status();
-  } else {
-    if (service->etag() != call.etag) {
-      return absl::AbortedError(absl::StrCat("etag: service '", service->id(),
-                                             "' changed since it was read; re-read and retry"));
-    }
-    VARAV_ASSIGN_OR_RETURN(pack, PinnedPack(*service));
-    if (!call.target_pack.empty()) {
-      target = registry_->Find(call.target_pack);
-      if (target == nullptr) {
-        return absl::NotFoundError(
-            absl::StrCat("target_pack: rule pack ", call.target_pack, " is not loaded"));
+    const std::string hash = call.request_id.empty()
+                                 ? std::string()
+                                 : internal::RequestHash(call.method, principal, *call.request);
+    if (!call.request_id.empty()) {
+      // A found record is returned only once durable (LookupRequest waits).
+      VARAV_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                             store_->LookupRequest(call.request_id, hash));
+      if (recorded.has_value()) {
+        Response replay;
+        if (!replay.ParseFromString(*recorded)) {
+          return absl::DataLossError(absl::StrCat("the recorded response of request_id '",
+                                                  call.request_id, "' does not parse"));
+        }
+        return replay;
       }
     }
-    VARAV_ASSIGN_OR_RETURN(snapshot, LoadSnapshot(*std::move(service)));
-    if (call.check) VARAV_RETURN_IF_ERROR(call.check(snapshot, *pack));
-  }
 
-  lifecycle::Context context{
-      .pack = pack.get(),
-      .target_pack = target.get(),
-      .now = call.now,
-      .actor = {.principal = principal.id, .agency = principal.agency},
-      .request_id = std::string(call.request_id),
-  };
-  VARAV_ASSIGN_OR_RETURN(lifecycle::Transition transition,
-                         lifecycle::Apply(snapshot, call.command, context));
-  Response response;
-  fill(transition, response);
+    lifecycle::ServiceSnapshot snapshot;
+    std::shared_ptr<const model::CompiledPack> pack = call.pack;
+    std::shared_ptr<const model::CompiledPack> target;
+    if (call.registering) {
+      absl::StatusOr<store::ServiceState> existing = store_->LoadSnapshot(call.service_id);
+      if (existing.ok()) {
+        unsynced = true;
+        return absl::AlreadyExistsError(
+            absl::StrCat("service_id: service '", call.service_id, "' already exists"));
+      }
+      if (!absl::IsNotFound(existing.status())) return existing.status();
+    } else {
+      if (state->service.etag() != call.etag) {
+        return absl::AbortedError(absl::StrCat("etag: service '", state->service.id(),
+                                               "' changed since it was read; re-read and retry"));
+      }
+      VARAV_ASSIGN_OR_RETURN(pack, PinnedPack(state->service));
+      if (!call.target_pack.empty()) {
+        target = registry_->Find(call.target_pack);
+        if (target == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("target_pack: rule pack ", call.target_pack, " is not loaded"));
+        }
+      }
+      VARAV_ASSIGN_OR_RETURN(snapshot, ToLifecycle(*std::move(state)));
+      if (call.check) VARAV_RETURN_IF_ERROR(call.check(snapshot, *pack));
+    }
 
-  store::Mutation m;
-  m.service_id = transition.service.id();
-  m.expected_etag = call.registering ? "" : std::string(call.etag);
-  m.service = transition.service;
-  m.outputs = transition.outputs;
-  m.assessments = transition.assessments;
-  m.decisions = transition.decisions;
-  if (transition.evaluation) {
-    m.evaluations.push_back({.id = transition.evaluation_id,
-                             .bytes = store::SerializeDeterministic(*transition.evaluation)});
-  }
-  m.events = std::move(transition.events);
-  m.request_id = std::string(call.request_id);
-  m.request_hash = hash;
-  // The response is completed inside the commit so it carries the new etag and is recorded for
-  // replays in the same atomic write.
-  m.make_response = [&response](const store::CommitResult& result) {
-    Response copy = response;
-    *copy.mutable_service() = result.service;
-    return store::SerializeDeterministic(copy);
-  };
-  VARAV_ASSIGN_OR_RETURN(store::CommitResult result, store_->Commit(m));
-  Response out;
-  if (!out.ParseFromString(result.response)) {
-    return absl::InternalError(
-        absl::StrCat(call.method, ": the committed response does not parse"));
-  }
-  return out;
+    lifecycle::Context context{
+        .pack = pack.get(),
+        .target_pack = target.get(),
+        .now = call.now,
+        .actor = {.principal = principal.id, .agency = principal.agency},
+        .request_id = std::string(call.request_id),
+    };
+    VARAV_ASSIGN_OR_RETURN(lifecycle::Transition transition,
+                           lifecycle::Apply(std::move(snapshot), call.command, context));
+    Response response;
+    fill(transition, response);
+
+    store::Mutation m;
+    m.service_id = transition.service.id();
+    m.expected_etag = call.registering ? "" : std::string(call.etag);
+    m.service = std::move(transition.service);
+    m.outputs = std::move(transition.outputs);
+    m.assessments = std::move(transition.assessments);
+    m.decisions = std::move(transition.decisions);
+    if (transition.evaluation) {
+      m.evaluations.push_back({.id = std::move(transition.evaluation_id),
+                               .bytes = store::SerializeDeterministic(*transition.evaluation)});
+    }
+    m.events = std::move(transition.events);
+    m.request_id = std::string(call.request_id);
+    m.request_hash = hash;
+    // The response is completed inside the commit so it carries the new etag and is recorded for
+    // replays in the same atomic write.
+    m.make_response = [&response](const store::CommitResult& result) {
+      *response.mutable_service() = result.service;
+      return store::SerializeDeterministic(response);
+    };
+    // Commit waits for durability itself, also before it refuses.
+    unsynced = false;
+    VARAV_ASSIGN_OR_RETURN(store::CommitResult result, store_->Commit(std::move(m)));
+    // A concurrent retry of the same request may have applied it first: answer with its response.
+    if (!result.replayed) return response;
+    Response out;
+    if (!out.ParseFromString(result.response)) {
+      return absl::InternalError(
+          absl::StrCat(call.method, ": the committed response does not parse"));
+    }
+    return out;
+  }();
+  if (!outcome.ok() && unsynced) VARAV_RETURN_IF_ERROR(store_->ReadBarrier());
+  return outcome;
 }
 
 // --- Mutations ---

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/model/evaluation.h"
 #include "engine/model/loader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -477,6 +478,40 @@ TEST_F(LifecycleTest, ConditionsStayOpenAndReachLaterGates) {
   v1::GateInput input = BuildGateInput(snapshot_, now_);
   ASSERT_EQ(input.conditions_size(), 1);
   EXPECT_EQ(input.conditions(0).gate(), "A");
+}
+
+// The command path binds stored records to CEL directly (model::GateSubject); it must judge
+// exactly as the GateInput that rule tests and BuildGateInput describe.
+TEST_F(LifecycleTest, EvaluatesStoredRecordsExactlyAsTheirGateInput) {
+  ReachReviewAtGateA();
+  v1::Condition c;
+  c.set_text("Publish the accessibility statement");
+  c.mutable_due()->set_seconds(1'790'000'000);
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_GO_WITH_CONDITIONS, "", {c}).ok());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  v1::AssessmentAnswer partly;
+  partly.set_question("P1.Q1");
+  partly.set_answer(v1::ANSWER_VALUE_PARTLY);
+  partly.set_evidence("https://dhs.example.ee/e");
+  ASSERT_TRUE(Run(RecordAssessment{"P1", {partly}}).ok());
+  ASSERT_FALSE(snapshot_.latest_outputs.empty());
+  ASSERT_FALSE(snapshot_.assessments.empty());
+  ASSERT_EQ(snapshot_.service.open_conditions_size(), 1);
+  v1::OutputRevision extra;
+  extra.set_output_type("vision");
+  extra.set_revision(9);
+  *extra.mutable_fields() = Fields({{"statement", Str("Hypothetical")}});
+  for (const std::vector<v1::OutputRevision>& extras :
+       {std::vector<v1::OutputRevision>{}, std::vector<v1::OutputRevision>{extra}}) {
+    for (const v1::Gate& gate : pack_->proto().gates()) {
+      auto direct = CheckGate(snapshot_, *pack_, gate.id(), now_, extras);
+      ASSERT_TRUE(direct.ok()) << direct.status();
+      auto via_input =
+          model::EvaluateGate(*pack_, gate.id(), BuildGateInput(snapshot_, now_, extras));
+      ASSERT_TRUE(via_input.ok()) << via_input.status();
+      EXPECT_EQ(direct->DebugString(), via_input->DebugString()) << gate.id();
+    }
+  }
 }
 
 TEST_F(LifecycleTest, GoAtTheLastGateStartsANewCycle) {

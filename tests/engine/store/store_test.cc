@@ -754,3 +754,190 @@ TEST_F(StoreTest, WakesEventWaitersOnCommit) {
 
 }  // namespace
 }  // namespace varav::store
+
+namespace varav::store {
+namespace {
+
+using ::testing::IsEmpty;
+using testing::IsOk;
+using testing::MakeOutput;
+using testing::MakeService;
+using ::testing::SizeIs;
+using testing::StatusIs;
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("snapshot_test_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                        getpid());
+    std::filesystem::remove_all(dir_);
+    auto opened = Store::Open({.path = (dir_ / "db").string()});
+    ASSERT_THAT(opened, IsOk());
+    store_ = std::move(opened).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SnapshotTest, LoadSnapshotReturnsWhatTheIndividualGettersReturn) {
+  v1::Service service = MakeService("svc-1", "ria", "envision", v1::SERVICE_STATUS_IN_REVIEW);
+  service.set_gate_under_review("A");
+  service.mutable_latest_evaluation()->set_evaluation_id("eval-1");
+  (*service.mutable_output_revisions())["vision"] = 2;
+  (*service.mutable_output_revisions())["budget"] = 1;
+  Mutation m = testing::CreateMutation(service);
+  m.outputs.push_back(MakeOutput("svc-1", "vision", 1));
+  m.outputs.push_back(MakeOutput("svc-1", "vision", 2));
+  m.outputs.push_back(MakeOutput("svc-1", "budget", 1));
+  for (const char* principle : {"P2", "P1"}) {
+    v1::Assessment& a = m.assessments.emplace_back();
+    a.set_service_id("svc-1");
+    a.set_principle(principle);
+    a.set_score(0.5);
+  }
+  m.evaluations.push_back({.id = "eval-1", .bytes = "evaluation bytes"});
+  for (uint32_t cycle : {1u, 2u}) {
+    v1::Decision& d = m.decisions.emplace_back();
+    d.set_service_id("svc-1");
+    d.set_gate("A");
+    d.set_cycle(cycle);
+    d.set_number(1);
+    d.set_panel("business_panel");
+  }
+  ASSERT_THAT(store_->Commit(m), IsOk());
+
+  absl::StatusOr<ServiceState> state = store_->LoadSnapshot("svc-1");
+  ASSERT_THAT(state, IsOk());
+  auto service_read = store_->GetService("svc-1");
+  ASSERT_THAT(service_read, IsOk());
+  EXPECT_EQ(SerializeDeterministic(state->service), SerializeDeterministic(*service_read));
+
+  ASSERT_THAT(state->latest_outputs, SizeIs(2));
+  EXPECT_EQ(SerializeDeterministic(state->latest_outputs[0]),
+            SerializeDeterministic(*store_->GetOutput("svc-1", "budget", 0)));
+  EXPECT_EQ(SerializeDeterministic(state->latest_outputs[1]),
+            SerializeDeterministic(*store_->GetOutput("svc-1", "vision", 0)));
+  EXPECT_EQ(state->latest_outputs[1].revision(), 2u);
+
+  auto assessments = store_->ListAssessments("svc-1");
+  ASSERT_THAT(assessments, IsOk());
+  ASSERT_THAT(state->assessments, SizeIs(2));
+  for (size_t i = 0; i < assessments->size(); ++i) {
+    EXPECT_EQ(SerializeDeterministic(state->assessments[i]),
+              SerializeDeterministic((*assessments)[i]));
+  }
+  EXPECT_EQ(state->assessments[0].principle(), "P1");
+
+  auto decisions = store_->ListDecisions("svc-1", "A", 1);
+  ASSERT_THAT(decisions, IsOk());
+  ASSERT_THAT(state->gate_decisions, SizeIs(1));
+  EXPECT_EQ(SerializeDeterministic(state->gate_decisions[0]),
+            SerializeDeterministic((*decisions)[0]));
+
+  EXPECT_EQ(state->latest_evaluation, *store_->GetEvaluation("eval-1"));
+}
+
+TEST_F(SnapshotTest, LoadSnapshotLeavesOutWhatTheServiceDoesNotName) {
+  ASSERT_THAT(store_->Commit(testing::CreateMutation(MakeService("svc"))), IsOk());
+  absl::StatusOr<ServiceState> state = store_->LoadSnapshot("svc");
+  ASSERT_THAT(state, IsOk());
+  EXPECT_THAT(state->latest_outputs, IsEmpty());
+  EXPECT_THAT(state->assessments, IsEmpty());
+  EXPECT_THAT(state->gate_decisions, IsEmpty());
+  EXPECT_THAT(state->latest_evaluation, IsEmpty());
+}
+
+TEST_F(SnapshotTest, LoadSnapshotOfAnUnknownServiceIsNotFound) {
+  EXPECT_THAT(store_->LoadSnapshot("nope"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("nope")));
+}
+
+TEST_F(SnapshotTest, LoadSnapshotReportsANamedOutputThatIsMissingAsDataLoss) {
+  v1::Service service = MakeService("svc");
+  (*service.mutable_output_revisions())["vision"] = 1;
+  ASSERT_THAT(store_->Commit(testing::CreateMutation(service)), IsOk());
+  EXPECT_THAT(store_->LoadSnapshot("svc"),
+              StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("vision")));
+}
+
+// A refusal inside Commit may rest on a write another committer has handed to RocksDB but not
+// yet synced; it must answer only once that write is durable.
+TEST_F(SnapshotTest, ARefusedCommitAnswersOnlyAfterWhatItSawIsDurable) {
+  v1::Service created = store_->Commit(testing::CreateMutation(MakeService("svc")))->service;
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    v1::Service current = created;
+    while (!stop.load()) {
+      Mutation m;
+      m.service_id = "svc";
+      m.expected_etag = current.etag();
+      m.service = current;
+      m.events.push_back(testing::StageAdvancedEvent("envision", "envision"));
+      auto r = store_->Commit(std::move(m));
+      if (!r.ok()) break;
+      current = r->service;
+    }
+  });
+  int refusals = 0;
+  for (int i = 0; i < 200; ++i) {
+    absl::StatusOr<ServiceState> seen = store_->LoadSnapshot("svc");
+    ASSERT_THAT(seen, IsOk());
+    Mutation stale;
+    stale.service_id = "svc";
+    stale.expected_etag = "stale";
+    stale.service = seen->service;
+    stale.events.push_back(testing::StageAdvancedEvent("envision", "envision"));
+    ASSERT_THAT(store_->Commit(stale), StatusIs(absl::StatusCode::kAborted, ::testing::_));
+    ++refusals;
+    // The only service writes one event per commit, so its service sequence is the global one.
+    EXPECT_GE(store_->LastGlobalSequence(), seen->service.last_event_sequence());
+    // The same holds for a caller that refuses on its own after a barrier.
+    absl::StatusOr<ServiceState> again = store_->LoadSnapshot("svc");
+    ASSERT_THAT(again, IsOk());
+    ASSERT_THAT(store_->ReadBarrier(), IsOk());
+    EXPECT_GE(store_->LastGlobalSequence(), again->service.last_event_sequence());
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(refusals, 200);
+  EXPECT_THAT(store_->VerifyChain("svc"), IsOk());
+  EXPECT_THAT(store_->CheckConsistency(), IsOk());
+}
+
+TEST(SealEventTest, MatchesDeterministicSerializationAndTheChainHash) {
+  v1::Event event = testing::StageAdvancedEvent("envision", "plan");
+  event.set_id("svc/7");
+  event.set_subject("svc");
+  event.set_service_sequence(7);
+  event.set_request_id("req-1");
+  for (uint64_t global : {1ull, 127ull, 128ull, 300ull, 1ull << 40}) {
+    for (const std::string& prev : {std::string(), std::string(64, 'c')}) {
+      absl::StatusOr<UnsealedEvent> prepared = PrepareEvent(event);
+      ASSERT_THAT(prepared, IsOk());
+      std::string hash;
+      const std::string sealed = SealEvent(*prepared, global, prev, hash);
+      v1::Event expected = event;
+      expected.set_global_sequence(global);
+      expected.set_prev_hash(prev);
+      EXPECT_EQ(hash, ComputeEventHash(expected));
+      expected.set_hash(hash);
+      EXPECT_EQ(sealed, SerializeDeterministic(expected)) << global << " " << prev;
+    }
+  }
+}
+
+TEST(SealEventTest, RefusesAnEventThatAlreadyCarriesChainFields) {
+  v1::Event event = testing::StageAdvancedEvent("envision", "plan");
+  event.set_hash("x");
+  EXPECT_THAT(PrepareEvent(event), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
+}  // namespace
+}  // namespace varav::store

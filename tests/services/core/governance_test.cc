@@ -15,10 +15,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/model/loader.h"
+#include "engine/store/event_chain.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/core/request_util.h"
 
 namespace varav::core {
 namespace {
@@ -1032,6 +1034,38 @@ TEST_F(GovernanceTest, EvaluatesExpressionsAgainstAServicesCurrentState) {
   ASSERT_THAT(error, IsOk());
   EXPECT_THAT(error->error(), HasSubstr("divide"));
   EXPECT_TRUE(error->value_json().empty());
+}
+
+}  // namespace
+}  // namespace varav::core
+
+namespace varav::core {
+namespace {
+
+// The idempotency hash is over the request without its request_id; computing it must not depend
+// on how the field is cut out (stored records are compared against it across versions).
+TEST(RequestHashTest, EqualsTheHashOfTheRequestWithItsRequestIdCleared) {
+  v1::SubmitOutputRequest request;
+  request.set_request_id("req-42");
+  request.set_service_id("svc");
+  request.set_etag("e1");
+  request.set_output_type("vision");
+  request.mutable_document()->set_id("doc");
+  (*request.mutable_fields()->mutable_fields())["b"].set_string_value("two");
+  (*request.mutable_fields()->mutable_fields())["a"].set_number_value(1);
+  const Principal principal{.id = "ria:mari"};
+
+  v1::SubmitOutputRequest cleared = request;
+  cleared.clear_request_id();
+  const std::string expected = store::Sha256Hex(absl::StrCat(
+      12, ":", "SubmitOutput", 8, ":", "ria:mari", store::SerializeDeterministic(cleared)));
+  EXPECT_EQ(internal::RequestHash("SubmitOutput", principal, request), expected);
+  EXPECT_EQ(internal::RequestHash("SubmitOutput", principal, cleared), expected);
+  request.set_request_id("another");
+  EXPECT_EQ(internal::RequestHash("SubmitOutput", principal, request), expected);
+  request.set_etag("e2");
+  EXPECT_NE(internal::RequestHash("SubmitOutput", principal, request), expected);
+  EXPECT_NE(internal::RequestHash("SubmitOutput", Principal{.id = "ria:jaan"}, cleared), expected);
 }
 
 }  // namespace
