@@ -22,7 +22,7 @@ DEB_PACKAGES := \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev librocksdb-dev libre2-dev libyaml-cpp-dev libssl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  nats-server libnats-dev python3-grpcio python3-protobuf \
+  nats-server libnats-dev python3-grpcio python3-protobuf python3-yaml \
   clang clang-format libclang-rt-14-dev nodejs
 
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
@@ -61,6 +61,15 @@ format:
 
 test: deps format-check build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 1800
+
+# varavd on 127.0.0.1:50051 with the store under ./var/data and the bundled packs. The first run
+# creates ./var/principals.yaml with a development admin and prints its token once (it is also
+# saved to ./var/dev-admin-token, which varavctl reads). Ctrl-C drains and stops the server.
+run: deps build
+	@mkdir -p var
+	$(BUILD_DIR)/services/server/varavd --listen=127.0.0.1:50051 --data_dir=var/data \
+	  --rules_dir=rules --principals_file=var/principals.yaml --init_dev_principals \
+	  --dev_admin_token_file=var/dev-admin-token
 
 bench: deps build
 	$(BUILD_DIR)/bench/cel_bench --benchmark_min_time=0.5

@@ -1,0 +1,99 @@
+#include "services/events/cloud_event.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace varav::events {
+
+std::string JsonQuote(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        // Other control characters must be escaped; bytes >= 0x80 are UTF-8 and pass through.
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string NatsSubjectFor(absl::string_view prefix, absl::string_view type) {
+  return absl::StrCat(prefix, ".", type);
+}
+
+absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event) {
+  const google::protobuf::OneofDescriptor* oneof = v1::Event::descriptor()->FindOneofByName("data");
+  const google::protobuf::Reflection* reflection = event.GetReflection();
+  const google::protobuf::FieldDescriptor* field =
+      reflection->GetOneofFieldDescriptor(event, oneof);
+  if (field == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("event '", event.id(), "' has no payload"));
+  }
+  if (event.id().empty() || event.type().empty()) {
+    return absl::InvalidArgumentError("event lacks its CloudEvents id or type");
+  }
+  std::string data;
+  const auto printed =
+      google::protobuf::util::MessageToJsonString(reflection->GetMessage(event, field), &data);
+  if (!printed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("event '", event.id(), "': payload to JSON: ", printed.ToString()));
+  }
+
+  std::string out = "{\"specversion\":";
+  absl::StrAppend(&out, JsonQuote(event.spec_version().empty() ? "1.0" : event.spec_version()));
+  absl::StrAppend(&out, ",\"id\":", JsonQuote(event.id()));
+  absl::StrAppend(&out, ",\"source\":", JsonQuote(event.source()));
+  absl::StrAppend(&out, ",\"type\":", JsonQuote(event.type()));
+  absl::StrAppend(&out, ",\"subject\":", JsonQuote(event.subject()));
+  if (event.has_time()) {
+    absl::StrAppend(
+        &out, ",\"time\":", JsonQuote(google::protobuf::util::TimeUtil::ToString(event.time())));
+  }
+  absl::StrAppend(&out, ",\"datacontenttype\":\"application/json\"");
+  absl::StrAppend(&out, ",\"sequence\":\"", event.global_sequence(), "\"");
+  absl::StrAppend(&out, ",\"servicesequence\":\"", event.service_sequence(), "\"");
+  absl::StrAppend(&out, ",\"hash\":", JsonQuote(event.hash()));
+  absl::StrAppend(&out, ",\"prevhash\":", JsonQuote(event.prev_hash()));
+  if (!event.principal().empty()) {
+    absl::StrAppend(&out, ",\"principal\":", JsonQuote(event.principal()));
+  }
+  if (!event.request_id().empty()) {
+    absl::StrAppend(&out, ",\"requestid\":", JsonQuote(event.request_id()));
+  }
+  absl::StrAppend(&out, ",\"data\":", data, "}");
+  return out;
+}
+
+}  // namespace varav::events

@@ -1,0 +1,41 @@
+// Värav events as CloudEvents 1.0 JSON (structured content mode), the wire format of the NATS
+// publisher (nats_publisher.h) and of anything else that hands events to systems which do not
+// speak protobuf.
+//
+//   {"specversion":"1.0","id":"s1/7","source":"/varav","type":"ee.varav.gate.approved",
+//    "subject":"s1","time":"2024-05-02T10:00:00Z","datacontenttype":"application/json",
+//    "sequence":"42","servicesequence":"7","hash":"…","prevhash":"…","principal":"…",
+//    "data":{"result":{…}}}
+//
+// - `data` is the event's typed payload (the `data` oneof of varav.v1.Event) in the canonical
+//   proto3 JSON mapping (lowerCamelCase field names, enums by name, 64-bit integers as strings,
+//   timestamps in RFC 3339), so `datacontenttype` is "application/json" even though the store
+//   keeps protobuf.
+// - Extension attributes (lower-case alphanumerics, as CloudEvents requires): `sequence` (global
+//   sequence), `servicesequence`, `hash`, `prevhash` (the per-service hash chain) and, when set,
+//   `principal` and `requestid`. Sequences are strings: CloudEvents integers are 32-bit.
+// - `time` is omitted when the event has none.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "varav/v1/resources.pb.h"
+
+namespace varav::events {
+
+// The CloudEvents JSON of `event`. InvalidArgument when it has no payload or lacks `id`/`type`.
+absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event);
+
+// The NATS subject of an event type: `<prefix>.<type>`, e.g. "varav.events.ee.varav.gate.approved".
+// The type's dots become subject tokens, so a consumer can subscribe to "varav.events.>" (all),
+// "varav.events.ee.varav.gate.*" (gate events) or one type exactly.
+std::string NatsSubjectFor(absl::string_view prefix, absl::string_view type);
+
+// `text` as a JSON string literal, quotes included.
+std::string JsonQuote(absl::string_view text);
+
+}  // namespace varav::events

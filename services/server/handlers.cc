@@ -1,0 +1,237 @@
+#include "services/server/handlers.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpc/grpc_security_constants.h"
+#include "services/events/watch_reactor.h"
+#include "services/server/logging.h"
+
+namespace varav::server {
+namespace {
+
+absl::string_view ToView(const grpc::string_ref& ref) { return {ref.data(), ref.size()}; }
+
+// Delegates one unary RPC to the Governance method `fn`. `method` must have static storage.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Delegate(
+    CallDispatcher* dispatcher, grpc::CallbackServerContext* context, absl::string_view method,
+    const Request* request, Response* response,
+    absl::StatusOr<Response> (core::Governance::*fn)(const Request&, const core::Principal&)
+        const) {
+  return dispatcher->Handle(
+      context, method, RequestIdOf(*request),
+      [request, response, fn](const core::Governance& governance,
+                              const core::Principal& principal) -> absl::Status {
+        absl::StatusOr<Response> result = (governance.*fn)(*request, principal);
+        if (!result.ok()) return result.status();
+        *response = *std::move(result);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share the canonical numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::string_view StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+CallDispatcher::CallDispatcher(const Authenticator* auth, DispatcherOptions options)
+    : auth_(auth), options_(options), pool_(options.worker_threads) {}
+
+grpc::ServerUnaryReactor* CallDispatcher::Handle(grpc::CallbackServerContext* context,
+                                                 absl::string_view method, std::string request_id,
+                                                 Work work) {
+  const absl::Time start = absl::Now();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request_id.empty()) {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("x-request-id");
+    if (it != metadata.end()) request_id = std::string(ToView(it->second));
+  }
+  // Counted before the draining check (both sequentially consistent), so that Shutdown either
+  // sees this call in flight or this call sees the drain.
+  received_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t already = inflight_.fetch_add(1);
+  if (draining_.load()) {
+    Finish(context, reactor, method, request_id, "", start,
+           grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down; retry"));
+    return reactor;
+  }
+  if (already >= options_.max_inflight) {
+    Finish(context, reactor, method, request_id, "", start,
+           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("server busy: ", options_.max_inflight,
+                                     " calls in flight; retry with backoff")));
+    return reactor;
+  }
+  pool_.Submit([this, context, reactor, method, request_id = std::move(request_id), start,
+                work = std::move(work)]() mutable {
+    Run(context, reactor, method, std::move(request_id), start, work);
+  });
+  return reactor;
+}
+
+void CallDispatcher::Run(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                         absl::string_view method, std::string request_id, absl::Time start,
+                         const Work& work) {
+  // A call whose deadline passed while it was queued is answered without touching the store:
+  // the client has given up, so any write would be a surprise to it.
+  if (std::chrono::system_clock::now() >= context->deadline()) {
+    Finish(
+        context, reactor, method, request_id, "", start,
+        grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call ran"));
+    return;
+  }
+  if (context->IsCancelled()) {
+    Finish(context, reactor, method, request_id, "", start,
+           grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before the call ran"));
+    return;
+  }
+  const core::Governance* governance = governance_.load(std::memory_order_acquire);
+  if (governance == nullptr) {
+    Finish(context, reactor, method, request_id, "", start,
+           grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is starting; retry shortly"));
+    return;
+  }
+  absl::StatusOr<core::Principal> principal = Authenticate(context);
+  if (!principal.ok()) {
+    Finish(context, reactor, method, request_id, "", start, ToGrpcStatus(principal.status()));
+    return;
+  }
+  const absl::Status status = work(*governance, *principal);
+  Finish(context, reactor, method, request_id, principal->id, start, ToGrpcStatus(status));
+}
+
+void CallDispatcher::Finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                            absl::string_view method, absl::string_view request_id,
+                            absl::string_view principal, absl::Time start,
+                            const grpc::Status& status) {
+  // Everything the log line needs is copied before Finish: after it the call (and the request
+  // the id may point into) can be gone.
+  std::optional<LogLine> log;
+  if (options_.log_calls) {
+    log.emplace(status.ok() ? "info" : "warn", "call");
+    log->Str("method", method)
+        .Str("request_id", request_id)
+        .Str("principal", principal)
+        .Str("code", StatusCodeName(status.error_code()))
+        .Double("latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start));
+    if (!status.ok()) log->Str("error", status.error_message());
+  }
+  inflight_.fetch_sub(1);
+  reactor->Finish(status);
+  if (log.has_value()) log->Emit();
+}
+
+absl::StatusOr<core::Principal> CallDispatcher::Authenticate(
+    grpc::CallbackServerContext* context) const {
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find("authorization");
+  if (it != metadata.end()) return auth_->FromAuthorization(ToView(it->second));
+  const std::shared_ptr<const grpc::AuthContext> auth_context = context->auth_context();
+  if (auth_context != nullptr && auth_context->IsPeerAuthenticated()) {
+    std::vector<std::string> names;
+    for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+      for (const grpc::string_ref& value : auth_context->FindPropertyValues(property)) {
+        names.emplace_back(ToView(value));
+      }
+    }
+    return auth_->FromCertificateNames(names);
+  }
+  return absl::UnauthenticatedError(
+      "missing credentials: send `authorization: Bearer <token>` metadata");
+}
+
+#define VARAV_DELEGATE(Service, Method)                                                     \
+  grpc::ServerUnaryReactor* Service##Handler::Method(grpc::CallbackServerContext* context,  \
+                                                     const v1::Method##Request* request,    \
+                                                     v1::Method##Response* response) {      \
+    return Delegate(dispatcher_, context, "varav.v1." #Service "Service/" #Method, request, \
+                    response, &core::Governance::Method);                                   \
+  }
+
+grpc::ServerWriteReactor<v1::WatchEventsResponse>* LifecycleHandler::WatchEvents(
+    grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
+  events::EventHub* hub = hub_.load(std::memory_order_acquire);
+  if (hub == nullptr) {
+    return events::FinishedWatch(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is not ready"));
+  }
+  absl::StatusOr<core::Principal> principal = dispatcher_->Authenticate(context);
+  if (!principal.ok()) return events::FinishedWatch(ToGrpcStatus(principal.status()));
+  return events::StartWatch(*hub, context, request, *principal,
+                            governance_.load(std::memory_order_acquire));
+}
+
+VARAV_DELEGATE(Lifecycle, RegisterService)
+VARAV_DELEGATE(Lifecycle, GetService)
+VARAV_DELEGATE(Lifecycle, ListServices)
+VARAV_DELEGATE(Lifecycle, SubmitOutput)
+VARAV_DELEGATE(Lifecycle, GetOutput)
+VARAV_DELEGATE(Lifecycle, ListOutputs)
+VARAV_DELEGATE(Lifecycle, RecordAssessment)
+VARAV_DELEGATE(Lifecycle, AdvanceStage)
+VARAV_DELEGATE(Lifecycle, CheckGate)
+VARAV_DELEGATE(Lifecycle, RequestGateReview)
+VARAV_DELEGATE(Lifecycle, GetGateStatus)
+VARAV_DELEGATE(Lifecycle, RecordDecision)
+VARAV_DELEGATE(Lifecycle, ResumeFromHold)
+VARAV_DELEGATE(Lifecycle, MigratePack)
+VARAV_DELEGATE(Lifecycle, ListEvents)
+VARAV_DELEGATE(Lifecycle, VerifyAuditTrail)
+VARAV_DELEGATE(Rules, ListRulePacks)
+VARAV_DELEGATE(Rules, GetRulePack)
+VARAV_DELEGATE(Rules, ValidateRulePack)
+VARAV_DELEGATE(Rules, EvaluateExpression)
+
+#undef VARAV_DELEGATE
+
+}  // namespace varav::server
