@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/common/json.h"
 #include "varav/v1/resources.pb.h"
 
 namespace varav::events {
@@ -36,6 +37,6 @@ absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event);
 std::string NatsSubjectFor(absl::string_view prefix, absl::string_view type);
 
 // `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text);
+using ::varav::JsonQuote;
 
 }  // namespace varav::events

@@ -16,13 +16,14 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "engine/common/json.h"
 
 namespace varav::server {
 
 // `text` as the body of a JSON string (without the surrounding quotes): `"` and `\` escaped,
 // control characters as \n, \t, ... or \u00XX. Bytes >= 0x80 are copied unchanged (the input is
 // expected to be UTF-8; JSON allows raw UTF-8).
-std::string JsonEscape(absl::string_view text);
+using ::varav::JsonEscape;
 
 class LogLine {
  public:
