@@ -57,6 +57,10 @@ int CommandContext::Usage(absl::string_view message) {
   return kExitUsage;
 }
 
+const FlagSpec kEtagFlag{"etag", "ETAG", "the service's etag (default: read it with GetService)"};
+const FlagSpec kRequestIdFlag{"request-id", "ID",
+                              "idempotency key (default: a random one; reuse it to retry safely)"};
+
 std::string RandomRequestId() {
   static absl::BitGen* gen = new absl::BitGen();
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(*gen),

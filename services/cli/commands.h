@@ -88,6 +88,10 @@ struct Command {
 // A random request id: 32 lower-case hex digits.
 std::string RandomRequestId();
 
+// The flags every mutation takes; CommandContext::Etag and CommandContext::RequestId read them.
+extern const FlagSpec kEtagFlag;
+extern const FlagSpec kRequestIdFlag;
+
 // Parses a JSON object given inline or as `@path` (`@-` reads stdin). InvalidArgument naming
 // `flag` when the text is not a JSON object or the file cannot be read.
 absl::StatusOr<google::protobuf::Struct> ParseFieldsArgument(absl::string_view flag,

@@ -15,9 +15,6 @@ namespace {
 
 using Stub = v1::LifecycleService::Stub;
 
-const FlagSpec kEtagFlag{"etag", "ETAG", "the service's etag (default: read it with GetService)"};
-const FlagSpec kRequestIdFlag{"request-id", "ID",
-                              "idempotency key (default: a random one; reuse it to retry safely)"};
 const FlagSpec kAllRulesFlag{"all-rules", "", "list passing rules too"};
 
 int GateCheck(CommandContext& ctx) {

@@ -17,9 +17,12 @@ namespace {
 
 using Stub = v1::LifecycleService::Stub;
 
-const FlagSpec kEtagFlag{"etag", "ETAG", "the service's etag (default: read it with GetService)"};
-const FlagSpec kRequestIdFlag{"request-id", "ID",
-                              "idempotency key (default: a random one; reuse it to retry safely)"};
+// `events watch` and its alias `events tail`.
+const std::vector<FlagSpec> kWatchFlags = {
+    {"after", "SEQ", "replay from after this global sequence"},
+    {"service", "SERVICE", "only this service"},
+    {"agency", "ID", "only this agency's services"},
+    {"type", "TYPE", "only this event type, e.g. ee.varav.gate.approved", true}};
 
 std::string ServiceRow(const v1::Service& s) { return s.id(); }
 
@@ -597,24 +600,17 @@ void RegisterServiceCommands(std::vector<Command>* commands) {
                                   {"all", "", "fetch every page"}},
                         .max_positional = 1},
                        EventsList});
-  commands->push_back(
-      {{.path = "events watch",
-        .usage = "",
-        .summary = "follow events as they happen (until interrupted)",
-        .flags = {{"after", "SEQ", "replay from after this global sequence"},
-                  {"service", "SERVICE", "only this service"},
-                  {"agency", "ID", "only this agency's services"},
-                  {"type", "TYPE", "only this event type, e.g. ee.varav.gate.approved", true}}},
-       EventsWatch});
+  commands->push_back({{.path = "events watch",
+                        .usage = "",
+                        .summary = "follow events as they happen (until interrupted)",
+                        .flags = kWatchFlags},
+                       EventsWatch});
   // The name funding systems' operators know from `tail -f`: the same stream.
   commands->push_back(
       {{.path = "events tail",
         .usage = "",
         .summary = "replay events after --after, then follow new ones (same as events watch)",
-        .flags = {{"after", "SEQ", "replay from after this global sequence"},
-                  {"service", "SERVICE", "only this service"},
-                  {"agency", "ID", "only this agency's services"},
-                  {"type", "TYPE", "only this event type, e.g. ee.varav.gate.approved", true}}},
+        .flags = kWatchFlags},
        EventsWatch});
   commands->push_back(
       {{.path = "audit verify",
