@@ -982,8 +982,7 @@ v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
     for (const v1::AssessmentAnswer& answer : a.answers()) {
       v1::GateInput::Answer* to = out->add_answers();
       to->set_question(answer.question());
-      // The two enums share their numbering (yes 1, partly 2, no 3, not applicable 4).
-      to->set_answer(static_cast<v1::GateInput::AnswerValue>(answer.answer()));
+      to->set_answer(answer.answer());
       to->set_evidence(answer.evidence());
       to->set_comment(answer.comment());
     }

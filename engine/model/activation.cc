@@ -294,7 +294,7 @@ Value AssessmentValue(const v1::Assessment& a) {
     Entries ae;
     Put(ae, "question", Str(ans.question()));
     // The two enums share their numbering (yes 1, partly 2, no 3, not applicable 4).
-    Put(ae, "answer", Interned(AnswerName(static_cast<v1::GateInput::AnswerValue>(ans.answer()))));
+    Put(ae, "answer", Interned(AnswerName(ans.answer())));
     Put(ae, "evidence", Str(ans.evidence()));
     Put(ae, "comment", Str(ans.comment()));
     answers.push_back(Value::Map(std::move(ae)));
@@ -523,15 +523,15 @@ std::vector<std::string> OutputsRead(const cel::Ast& ast) {
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
-absl::string_view AnswerName(v1::GateInput::AnswerValue answer) {
+absl::string_view AnswerName(v1::AnswerValue answer) {
   switch (answer) {
-    case v1::GateInput::ANSWER_VALUE_YES:
+    case v1::ANSWER_VALUE_YES:
       return "yes";
-    case v1::GateInput::ANSWER_VALUE_PARTLY:
+    case v1::ANSWER_VALUE_PARTLY:
       return "partly";
-    case v1::GateInput::ANSWER_VALUE_NO:
+    case v1::ANSWER_VALUE_NO:
       return "no";
-    case v1::GateInput::ANSWER_VALUE_NA:
+    case v1::ANSWER_VALUE_NOT_APPLICABLE:
       return "na";
     default:
       return "";
@@ -547,15 +547,15 @@ v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
   int64_t answered = 0;
   for (v1::GateInput::Answer& ans : answers) {
     switch (ans.answer()) {
-      case v1::GateInput::ANSWER_VALUE_YES:
+      case v1::ANSWER_VALUE_YES:
         sum += 1;
         ++answered;
         break;
-      case v1::GateInput::ANSWER_VALUE_PARTLY:
+      case v1::ANSWER_VALUE_PARTLY:
         sum += 0.5;
         ++answered;
         break;
-      case v1::GateInput::ANSWER_VALUE_NO:
+      case v1::ANSWER_VALUE_NO:
         ++answered;
         break;
       default:

@@ -119,6 +119,6 @@ v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
                                           int64_t total_questions);
 
 // The CEL spelling of an answer ("yes", "partly", "no", "na"; "" when unspecified).
-absl::string_view AnswerName(v1::GateInput::AnswerValue answer);
+absl::string_view AnswerName(v1::AnswerValue answer);
 
 }  // namespace varav::model

@@ -501,10 +501,10 @@ class TestFileRunner {
 
   v1::GateInput::Answer ReadAnswer(const v1::Principle& principle, int index, const Field& f) {
     static const std::vector<std::pair<absl::string_view, int>> kAnswers = {
-        {"yes", v1::GateInput::ANSWER_VALUE_YES},
-        {"partly", v1::GateInput::ANSWER_VALUE_PARTLY},
-        {"no", v1::GateInput::ANSWER_VALUE_NO},
-        {"na", v1::GateInput::ANSWER_VALUE_NA}};
+        {"yes", v1::ANSWER_VALUE_YES},
+        {"partly", v1::ANSWER_VALUE_PARTLY},
+        {"no", v1::ANSWER_VALUE_NO},
+        {"na", v1::ANSWER_VALUE_NOT_APPLICABLE}};
     v1::GateInput::Answer a;
     int value = 0;
     if (f.value.IsScalar()) {
@@ -515,7 +515,7 @@ class TestFileRunner {
                                  principle.questions_size(), " questions"));
       }
       if (y_.LookupEnum(f.value, f.value.Scalar(), kAnswers, &value)) {
-        a.set_answer(static_cast<v1::GateInput::AnswerValue>(value));
+        a.set_answer(static_cast<v1::AnswerValue>(value));
       }
       return a;
     }
@@ -534,7 +534,7 @@ class TestFileRunner {
       }
     }
     if (const Field* x = m.Get("answer"); x != nullptr && y_.ReadEnum(*x, kAnswers, &value)) {
-      a.set_answer(static_cast<v1::GateInput::AnswerValue>(value));
+      a.set_answer(static_cast<v1::AnswerValue>(value));
     }
     if (const Field* x = m.Get("evidence")) y_.ReadString(*x, a.mutable_evidence());
     if (const Field* x = m.Get("comment")) y_.ReadString(*x, a.mutable_comment());

@@ -237,10 +237,10 @@ TEST(ActivationTest, CheckOutputFieldsReportsEveryProblemWithItsPath) {
 
 TEST(ActivationTest, ScoresAnswersExcludingNotApplicable) {
   std::vector<v1::GateInput::Answer> answers(4);
-  answers[0].set_answer(v1::GateInput::ANSWER_VALUE_YES);
-  answers[1].set_answer(v1::GateInput::ANSWER_VALUE_PARTLY);
-  answers[2].set_answer(v1::GateInput::ANSWER_VALUE_NO);
-  answers[3].set_answer(v1::GateInput::ANSWER_VALUE_NA);
+  answers[0].set_answer(v1::ANSWER_VALUE_YES);
+  answers[1].set_answer(v1::ANSWER_VALUE_PARTLY);
+  answers[2].set_answer(v1::ANSWER_VALUE_NO);
+  answers[3].set_answer(v1::ANSWER_VALUE_NOT_APPLICABLE);
   v1::GateInput::Assessment a = ScoreAssessment("P1", answers, 5);
   EXPECT_THAT(a.score(), DoubleEq(0.5));
   EXPECT_EQ(a.answered(), 3);
