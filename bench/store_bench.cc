@@ -64,6 +64,7 @@
 #include "engine/store/store.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "services/core/governance.h"
 
 ABSL_FLAG(double, duration_s, 5, "Seconds per measurement.");
 ABSL_FLAG(std::vector<std::string>, threads, std::vector<std::string>({"1", "8", "64"}),
@@ -84,6 +85,11 @@ ABSL_FLAG(std::string, dir, "",
           "Parent directory for the databases (a fresh subdirectory is made and removed at the "
           "end). Default: the system temp directory. Use it to pick the disk.");
 ABSL_FLAG(std::string, only, "", "Run only one experiment: concurrency or scale.");
+ABSL_FLAG(std::string, path, "governance",
+          "What a measured command runs through. governance: core::Governance::SubmitOutput, "
+          "exactly what varavd runs per call (validation, authorisation, idempotency, the "
+          "snapshot cache, the engine and the commit); engine: the bench's own load, "
+          "lifecycle::Apply and Store::Commit, with a per-phase breakdown and --snapshot.");
 ABSL_FLAG(std::string, snapshot, "store",
           "Where a command's snapshot comes from: store (as the server does) or memory (a "
           "per-writer cache of the last committed state; isolates the cost of the store reads).");
@@ -288,7 +294,7 @@ absl::StatusOr<ServiceSnapshot> LoadSnapshot(store::Store& store, const std::str
   VARAV_RETURN_IF_ERROR(state.status());
   snap.service = std::move(state->service);
   for (v1::OutputRevision& o : state->latest_outputs) {
-    snap.latest_outputs[o.output_type()] = std::move(o);
+    snap.latest_outputs[o.output_type()] = lifecycle::LatestOutput(std::move(o));
   }
   for (v1::Assessment& a : state->assessments) snap.assessments[a.principle()] = std::move(a);
   snap.gate_decisions = std::move(state->gate_decisions);
@@ -307,7 +313,8 @@ absl::StatusOr<ServiceSnapshot> LoadSnapshot(store::Store& store, const std::str
 // Folds a committed transition into a cached snapshot (--snapshot=memory).
 void Fold(ServiceSnapshot& snap, Transition& t, const v1::Service& stored) {
   snap.service = stored;
-  for (v1::OutputRevision& o : t.outputs) snap.latest_outputs[o.output_type()] = std::move(o);
+  for (v1::OutputRevision& o : t.outputs)
+    snap.latest_outputs[o.output_type()] = lifecycle::LatestOutput(std::move(o));
   for (v1::Assessment& a : t.assessments) snap.assessments[a.principle()] = std::move(a);
   if (t.evaluation && stored.latest_evaluation().evaluation_id() == t.evaluation_id) {
     snap.latest_evaluation = std::move(t.evaluation);
@@ -634,13 +641,87 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenForMeasurement(const std::stri
                              .lock_stripes = absl::GetFlag(FLAGS_lock_stripes)});
 }
 
+// The server's application layer over a measured store, with the measured pack as the only
+// one loaded. One per store, kept across legs like a running server's (so is its snapshot cache).
+struct Governed {
+  model::PackRegistry registry;
+  std::unique_ptr<core::Governance> governance;
+};
+
+absl::StatusOr<std::unique_ptr<Governed>> Govern(store::Store& store,
+                                                 std::shared_ptr<const model::CompiledPack> pack) {
+  auto g = std::make_unique<Governed>();
+  const std::string key = pack->key();
+  VARAV_RETURN_IF_ERROR(g->registry.Add(std::move(pack)));
+  g->governance = std::make_unique<core::Governance>(&store, &g->registry,
+                                                     core::GovernanceOptions{.default_pack = key});
+  return g;
+}
+
+bool ThroughGovernance() { return absl::GetFlag(FLAGS_path) == "governance"; }
+
+// Durable SubmitOutput through core::Governance, as varavd runs it for each call: writer w
+// cycles through its services like MeasureEngine's writers, with the etag of its last response.
+absl::StatusOr<Measurement> MeasureGovernance(store::Store& store, core::Governance& governance,
+                                              const std::string& path, const Dossier& dossier,
+                                              const std::vector<int>& hot, int threads,
+                                              absl::Duration duration, absl::string_view run) {
+  const int per_writer = absl::GetFlag(FLAGS_services_per_writer);
+  struct Writer {
+    std::vector<std::string> services;
+    std::vector<std::string> etags;
+  };
+  std::vector<Writer> writers(threads);
+  for (int w = 0; w < threads; ++w) {
+    for (int k = 0; k < per_writer; ++k) {
+      const std::string id = ServiceId(hot[w + k * threads]);
+      VARAV_ASSIGN_OR_RETURN(v1::Service service, store.GetService(id));
+      writers[w].services.push_back(id);
+      writers[w].etags.push_back(service.etag());
+    }
+  }
+  const core::Principal admin{.id = "bench-admin", .roles = {{.kind = core::RoleKind::kAdmin}}};
+  const int64_t wal_before = WalBytes(path);
+  Measurement m = Measure(threads, duration, [&](int t, uint64_t i) -> absl::Status {
+    Writer& w = writers[t];
+    const size_t slot = i % w.services.size();
+    const std::string& id = w.services[slot];
+    const auto& [type, fields] = dossier.outputs[(i / w.services.size()) % dossier.outputs.size()];
+    v1::SubmitOutputRequest request;
+    request.set_request_id(absl::StrCat(run, "-", t, "-", i));
+    request.set_service_id(id);
+    request.set_etag(w.etags[slot]);
+    request.set_output_type(type);
+    v1::DocumentRef* doc = request.mutable_document();
+    doc->set_system("dhs");
+    doc->set_id(absl::StrCat(id, "/", type));
+    doc->set_version(absl::StrCat(i + 2));
+    doc->set_uri(absl::StrCat("https://dhs.example.ee/", id, "/", type));
+    doc->set_sha256(std::string(kSha256));
+    *request.mutable_fields() = fields;
+    VARAV_ASSIGN_OR_RETURN(v1::SubmitOutputResponse response,
+                           governance.SubmitOutput(request, admin));
+    w.etags[slot] = response.service().etag();
+    return absl::OkStatus();
+  });
+  const int64_t wal_growth = WalBytes(path) - wal_before;
+  // As in MeasureEngine; without the engine path's estimate, a rotated log falls back to 4 KiB.
+  const bool wal_exact = m.ops > 0 && wal_growth >= static_cast<int64_t>(m.ops) * 512;
+  m.phases.wal_bytes = wal_exact ? wal_growth : 4096 * static_cast<int64_t>(m.ops);
+  return m;
+}
+
 absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string& path,
                                           const model::CompiledPack& pack, const Dossier& dossier,
                                           const std::vector<int>& hot, int threads,
-                                          absl::Duration duration, absl::string_view run) {
+                                          absl::Duration duration, absl::string_view run,
+                                          core::Governance* governance = nullptr) {
   const int per_writer = absl::GetFlag(FLAGS_services_per_writer);
   if (static_cast<int>(hot.size()) < threads * per_writer) {
     return absl::InvalidArgumentError("fewer prepared services than writers need");
+  }
+  if (governance != nullptr) {
+    return MeasureGovernance(store, *governance, path, dossier, hot, threads, duration, run);
   }
   const bool from_memory = absl::GetFlag(FLAGS_snapshot) == "memory";
   struct Writer {
@@ -726,6 +807,13 @@ void ReportErrors(absl::string_view what, const Measurement& m) {
 void PrintPhases(absl::string_view label, const Measurement& m) {
   if (m.ops == 0) return;
   const double n = static_cast<double>(m.ops);
+  if (ThroughGovernance()) {
+    // Governance is one call: no phases to tell apart (--path=engine has them).
+    std::printf("  %-14s CPU/command: writers %.3f ms, process %.3f ms | WAL %.0f B/command\n",
+                std::string(label).c_str(), m.WriterCpuMsPerOp(), m.CpuMsPerOp(),
+                m.phases.wal_bytes / n);
+    return;
+  }
   std::printf(
       "  %-14s load %7.3f  apply %6.3f  commit %7.3f ms | CPU/command: writers %.3f ms, process "
       "%.3f ms | WAL %.0f B/command (est. %.0f)\n",
@@ -738,8 +826,9 @@ void PrintPhases(absl::string_view label, const Measurement& m) {
 
 int Rounds() { return std::max(1, absl::GetFlag(FLAGS_rounds)); }
 
-absl::Status RunConcurrency(const std::string& root, const model::CompiledPack& pack,
-                            const Dossier& dossier, const std::vector<int>& thread_counts) {
+absl::Status RunConcurrency(const std::string& root,
+                            std::shared_ptr<const model::CompiledPack> pack, const Dossier& dossier,
+                            const std::vector<int>& thread_counts) {
   const int n = absl::GetFlag(FLAGS_services_small);
   const int per_writer = absl::GetFlag(FLAGS_services_per_writer);
   const int max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
@@ -753,7 +842,7 @@ absl::Status RunConcurrency(const std::string& root, const model::CompiledPack& 
   std::printf(
       "\n== Concurrency: durable SubmitOutput (engine + store) vs raw synced RocksDB Put\n");
   const Clock::time_point t0 = Clock::now();
-  VARAV_RETURN_IF_ERROR(Preload(path, pack, dossier, n, hot));
+  VARAV_RETURN_IF_ERROR(Preload(path, *pack, dossier, n, hot));
   std::printf("preloaded and settled %d services (%zu with a complete gate A dossier) in %.1f s\n",
               n, hot.size(), NanosSince(t0) / 1e9);
 
@@ -770,6 +859,8 @@ absl::Status RunConcurrency(const std::string& root, const model::CompiledPack& 
   const int legs = 4 * Rounds();
   const absl::Duration leg = absl::Seconds(absl::GetFlag(FLAGS_duration_s) * 4 / legs / 2);
   VARAV_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenForMeasurement(path));
+  VARAV_ASSIGN_OR_RETURN(std::unique_ptr<Governed> governed, Govern(*store, pack));
+  core::Governance* governance = ThroughGovernance() ? governed->governance.get() : nullptr;
   for (int threads : thread_counts) {
     Measurement engine;
     Measurement raw;
@@ -779,8 +870,8 @@ absl::Status RunConcurrency(const std::string& root, const model::CompiledPack& 
     for (int l = 0; l < legs; ++l) {
       if (l % 4 == 0 || l % 4 == 3) {
         VARAV_ASSIGN_OR_RETURN(Measurement m,
-                               MeasureEngine(*store, path, pack, dossier, hot, threads, leg,
-                                             absl::StrCat("c", threads, "-", l)));
+                               MeasureEngine(*store, path, *pack, dossier, hot, threads, leg,
+                                             absl::StrCat("c", threads, "-", l), governance));
         engine.Merge(std::move(m));
         if (l == 0) {
           value_bytes =
@@ -826,7 +917,7 @@ absl::Status RunConcurrency(const std::string& root, const model::CompiledPack& 
   return absl::OkStatus();
 }
 
-absl::Status RunScale(const std::string& root, const model::CompiledPack& pack,
+absl::Status RunScale(const std::string& root, std::shared_ptr<const model::CompiledPack> pack,
                       const Dossier& dossier, const std::vector<int>& thread_counts) {
   const int per_writer = absl::GetFlag(FLAGS_services_per_writer);
   const int max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
@@ -844,7 +935,7 @@ absl::Status RunScale(const std::string& root, const model::CompiledPack& pack,
     paths.push_back(absl::StrCat(root, "/scale-", n));
     hot_sets.push_back(HotSet(n, max_threads * per_writer));
     const Clock::time_point t0 = Clock::now();
-    VARAV_RETURN_IF_ERROR(Preload(paths.back(), pack, dossier, n, hot_sets.back()));
+    VARAV_RETURN_IF_ERROR(Preload(paths.back(), *pack, dossier, n, hot_sets.back()));
     preload_seconds.push_back(NanosSince(t0) / 1e9);
     std::printf("preloaded and settled %d services in %.1f s (%.0f registrations/s)\n", n,
                 preload_seconds.back(), n / preload_seconds.back());
@@ -857,8 +948,10 @@ absl::Status RunScale(const std::string& root, const model::CompiledPack& pack,
   };
   std::vector<Row> rows;
   std::unique_ptr<store::Store> stores[2];
+  std::unique_ptr<Governed> governed[2];
   for (int i = 0; i < 2; ++i) {
     VARAV_ASSIGN_OR_RETURN(stores[i], OpenForMeasurement(paths[i]));
+    VARAV_ASSIGN_OR_RETURN(governed[i], Govern(*stores[i], pack));
   }
   // Small, large, large, small (--rounds times): a drift of the machine's speed during the
   // experiment (other load, the disk) then falls on both sizes alike.
@@ -872,8 +965,9 @@ absl::Status RunScale(const std::string& root, const model::CompiledPack& pack,
       const int size = order[l % 4];
       VARAV_ASSIGN_OR_RETURN(
           Measurement m,
-          MeasureEngine(*stores[size], paths[size], pack, dossier, hot_sets[size], threads, leg,
-                        absl::StrCat("s", sizes[size], "-", threads, "-", l)));
+          MeasureEngine(*stores[size], paths[size], *pack, dossier, hot_sets[size], threads, leg,
+                        absl::StrCat("s", sizes[size], "-", threads, "-", l),
+                        ThroughGovernance() ? governed[size]->governance.get() : nullptr));
       ReportErrors(absl::StrCat(sizes[size], " services, ", threads, " writers"), m);
       row.m[size].Merge(std::move(m));
     }
@@ -1012,10 +1106,10 @@ int Main() {
   if (absl::GetFlag(FLAGS_idle_spinner)) IdleSpinner::Start();
   absl::Status status;
   if (only.empty() || only == "concurrency") {
-    status = RunConcurrency(root, **pack, *dossier, *thread_counts);
+    status = RunConcurrency(root, *pack, *dossier, *thread_counts);
   }
   if (status.ok() && (only.empty() || only == "scale"))
-    status = RunScale(root, **pack, *dossier, *scale_threads);
+    status = RunScale(root, *pack, *dossier, *scale_threads);
   IdleSpinner::Stop();
   std::error_code ignored;
   std::filesystem::remove_all(root, ignored);

@@ -204,11 +204,11 @@ model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
   model::GateSubject subject;
   subject.service = ServiceInput(snapshot.service);
   subject.outputs.reserve(snapshot.latest_outputs.size() + extra_outputs.size());
-  for (const auto& [type, revision] : snapshot.latest_outputs) {
+  for (const auto& [type, latest] : snapshot.latest_outputs) {
     const bool replaced =
         std::any_of(extra_outputs.begin(), extra_outputs.end(),
                     [&](const v1::OutputRevision& extra) { return extra.output_type() == type; });
-    if (!replaced) subject.outputs.push_back(&revision);
+    if (!replaced) subject.outputs.push_back(latest.record.get());
   }
   // A type given twice among the extras counts once, with its last revision (as a map would).
   for (size_t i = 0; i < extra_outputs.size(); ++i) {
@@ -237,10 +237,30 @@ model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
   return subject;
 }
 
+// Gives every output of `subject` (all taken from `snapshot`, in its order) its binding under
+// `pack`, building and keeping in the snapshot the ones it lacks: a snapshot that outlives the
+// command (the shell's cache) then binds each revision once.
+void BindOutputs(const model::CompiledPack& pack, ServiceSnapshot& snapshot,
+                 model::GateSubject& subject) {
+  subject.bound_outputs.assign(subject.outputs.size(), nullptr);
+  for (size_t i = 0; i < subject.outputs.size(); ++i) {
+    auto it = snapshot.latest_outputs.find(subject.outputs[i]->output_type());
+    if (it == snapshot.latest_outputs.end()) continue;
+    LatestOutput& latest = it->second;
+    if (latest.bound == nullptr || latest.bound_digest != pack.digest()) {
+      const v1::OutputType* type = pack.FindOutput(latest.record->output_type());
+      if (type == nullptr) continue;  // not bound at all (see BuildActivation)
+      latest.bound = std::make_shared<const cel::Value>(model::OutputValue(*type, *latest.record));
+      latest.bound_digest = pack.digest();
+    }
+    subject.bound_outputs[i] = latest.bound.get();
+  }
+}
+
 // The mutable working copy of one command: the snapshot as the command changes it, plus the
 // transition being built.
 struct Work {
-  ServiceSnapshot snapshot;
+  ServiceSnapshot& snapshot;
   Transition transition;
   const model::CompiledPack* pack;  // the pack in force after the command
 };
@@ -251,9 +271,10 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   v1::Service& service = work.snapshot.service;
   const v1::Gate* gate = GateForStage(*work.pack, service.stage());
   if (gate == nullptr) return absl::OkStatus();  // a pack without a gate for this stage
-  VARAV_ASSIGN_OR_RETURN(
-      v1::GateEvaluation evaluation,
-      model::EvaluateGate(*work.pack, gate->id(), SubjectOf(work.snapshot, context.now, {})));
+  model::GateSubject subject = SubjectOf(work.snapshot, context.now, {});
+  BindOutputs(*work.pack, work.snapshot, subject);
+  VARAV_ASSIGN_OR_RETURN(v1::GateEvaluation evaluation,
+                         model::EvaluateGate(*work.pack, gate->id(), subject));
 
   Transition& t = work.transition;
   const uint64_t sequence = service.last_event_sequence() + t.events.size() + 1;
@@ -382,8 +403,8 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   out.set_request_id(context.request_id);
   out.set_stage(s.stage());
   out.set_cycle(s.cycle());
-  work.transition.outputs.push_back(std::move(out));
-  work.snapshot.latest_outputs[cmd.output_type] = work.transition.outputs.back();
+  work.transition.outputs.push_back(out);
+  work.snapshot.latest_outputs[cmd.output_type] = LatestOutput(std::move(out));
 
   // The review rests on its evaluation: a passed rule that read an older revision of this output
   // no longer speaks for the current evidence.
@@ -538,8 +559,8 @@ std::vector<v1::EvidenceRef> EvidenceOf(const ServiceSnapshot& snapshot,
     e.set_output_type(type);
     e.set_revision(revision);
     auto it = snapshot.latest_outputs.find(type);
-    if (it != snapshot.latest_outputs.end() && it->second.revision() == revision) {
-      *e.mutable_document() = it->second.document();
+    if (it != snapshot.latest_outputs.end() && it->second.record->revision() == revision) {
+      *e.mutable_document() = it->second.record->document();
     }
   }
   std::sort(out.begin(), out.end(), [](const v1::EvidenceRef& a, const v1::EvidenceRef& b) {
@@ -945,7 +966,7 @@ v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
   *input.mutable_service() = ServiceInput(s);
 
   absl::flat_hash_map<std::string, const v1::OutputRevision*> outputs;
-  for (const auto& [type, revision] : snapshot.latest_outputs) outputs[type] = &revision;
+  for (const auto& [type, latest] : snapshot.latest_outputs) outputs[type] = latest.record.get();
   for (const v1::OutputRevision& extra : extra_outputs) outputs[extra.output_type()] = &extra;
   std::vector<std::string> types;
   for (const auto& [type, unused] : outputs) types.push_back(type);
@@ -1054,6 +1075,11 @@ absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command&
 
 absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
                                  const Context& context) {
+  return ApplyInPlace(snapshot, command, context);
+}
+
+absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command& command,
+                                        const Context& context) {
   if (context.pack == nullptr) return absl::InvalidArgumentError("no rule pack given");
   const bool registering = std::holds_alternative<RegisterService>(command);
   if (!registering && snapshot.service.id().empty()) {
@@ -1065,7 +1091,7 @@ absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& comm
         "service '", snapshot.service.id(), "' is pinned to ", snapshot.service.pack_id(), "@",
         snapshot.service.pack_version(), ", not ", context.pack->key()));
   }
-  Work work{.snapshot = std::move(snapshot), .transition = {}, .pack = context.pack};
+  Work work{.snapshot = snapshot, .transition = {}, .pack = context.pack};
   absl::Status status = std::visit(
       [&](const auto& cmd) -> absl::Status {
         using T = std::decay_t<decltype(cmd)>;

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -45,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/cel/value.h"
 #include "engine/model/pack.h"
 #include "google/protobuf/struct.pb.h"
 #include "varav/v1/evaluation.pb.h"
@@ -61,12 +63,29 @@ struct Actor {
   std::string agency;
 };
 
+// The latest revision of one output as the engine reads it: the stored record, immutable and
+// shared, and its CEL binding (model::OutputValue), kept with it so that a snapshot held across
+// commands (the shell's snapshot cache) converts each revision's fields once, not once per
+// command.
+struct LatestOutput {
+  LatestOutput() = default;
+  explicit LatestOutput(v1::OutputRevision revision)
+      : record(std::make_shared<const v1::OutputRevision>(std::move(revision))) {}
+
+  // Never null in a snapshot.
+  std::shared_ptr<const v1::OutputRevision> record;
+  // The binding of `record` under the pack whose digest is `bound_digest`; null until the engine
+  // first evaluates a gate with it. Apply fills it in on the snapshot it works on.
+  std::shared_ptr<const cel::Value> bound;
+  std::string bound_digest;
+};
+
 // Everything the engine reads about one service; the shell loads it from the store.
 struct ServiceSnapshot {
   // The stored state; `id` empty when the service does not exist yet.
   v1::Service service;
   // The latest revision of every submitted output, keyed by its output type.
-  absl::flat_hash_map<std::string, v1::OutputRevision> latest_outputs;
+  absl::flat_hash_map<std::string, LatestOutput> latest_outputs;
   // The stored assessment of every assessed principle, keyed by its principle.
   absl::flat_hash_map<std::string, v1::Assessment> assessments;
   // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included).
@@ -161,6 +180,15 @@ absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command&
 // snapshot afterwards (the shell's command path).
 absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
                                  const Context& context);
+// The same, changing `snapshot` in place: on success its `latest_outputs` and `assessments` are
+// those after the transition, as a fresh load from the store after the commit would give them,
+// with the output bindings computed on the way kept; `service` is left empty (the shell takes
+// the stored record, with its new etag, from the commit), and `gate_decisions` and
+// `latest_evaluation` are not maintained (a shell that keeps the snapshot for later commands
+// keeps it only while no gate is under review, when both are empty). On error `snapshot` is
+// unspecified.
+absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command& command,
+                                        const Context& context);
 
 // --- Queries shared with the API layer ---
 

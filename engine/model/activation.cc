@@ -474,6 +474,17 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
   return act;
 }
 
+Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& o) {
+  Entries e;
+  Put(e, "revision", Value::Int(o.revision()));
+  Put(e, "status", Interned(OutputStatusWord(o.status())));
+  if (o.has_submitted_at()) Put(e, "submitted_at", Value::Timestamp(ToTime(o.submitted_at())));
+  Put(e, "submitted_by", Str(o.submitted_by()));
+  if (o.has_document()) Put(e, "document", DocumentValue(o.document()));
+  Put(e, "fields", FieldsValue(type.fields(), o.fields()));
+  return Value::Map(std::move(e));
+}
+
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
                                 const GateSubject& subject) {
   cel::Activation act;
@@ -482,17 +493,16 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
   Entries outputs;
   outputs.reserve(subject.outputs.size());
   absl::flat_hash_set<absl::string_view> seen;
-  for (const v1::OutputRevision* o : subject.outputs) {
+  const bool bound = subject.bound_outputs.size() == subject.outputs.size();
+  for (size_t i = 0; i < subject.outputs.size(); ++i) {
+    const v1::OutputRevision* o = subject.outputs[i];
     const v1::OutputType* type = pack.FindOutput(o->output_type());
     if (type == nullptr || !seen.insert(o->output_type()).second) continue;
-    Entries e;
-    Put(e, "revision", Value::Int(o->revision()));
-    Put(e, "status", Interned(OutputStatusWord(o->status())));
-    if (o->has_submitted_at()) Put(e, "submitted_at", Value::Timestamp(ToTime(o->submitted_at())));
-    Put(e, "submitted_by", Str(o->submitted_by()));
-    if (o->has_document()) Put(e, "document", DocumentValue(o->document()));
-    Put(e, "fields", FieldsValue(type->fields(), o->fields()));
-    Put(outputs, o->output_type(), Value::Map(std::move(e)));
+    if (bound && subject.bound_outputs[i] != nullptr) {
+      Put(outputs, o->output_type(), *subject.bound_outputs[i]);
+    } else {
+      Put(outputs, o->output_type(), OutputValue(*type, *o));
+    }
   }
   act.Bind("outputs", Value::Map(std::move(outputs)));
 

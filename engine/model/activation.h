@@ -89,6 +89,12 @@ std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
                                 const v1::GateInput& input);
 
+// The value `outputs.<type>` has for one stored revision of an output of `type` (a
+// varav.output.<o> object, see above). Immutable once built, so a caller may keep it with the
+// revision and bind it again in later evaluations (GateSubject::bound_outputs) instead of
+// converting the revision's fields anew each time.
+cel::Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& revision);
+
 // A gate's input borrowed from stored records instead of copied into a v1::GateInput: the command
 // path binds outputs' fields to CEL straight from the stored OutputRevisions. Bound exactly as the
 // equivalent GateInput (see lifecycle::BuildGateInput) would be. The pointers are not owned and
@@ -97,6 +103,10 @@ struct GateSubject {
   v1::GateInput::Service service;
   // The latest revision of each output type, ordered by type.
   std::vector<const v1::OutputRevision*> outputs;
+  // Optional, parallel to `outputs` (empty, or of the same length): the OutputValue of each
+  // revision under this pack, already built; a null entry is built during binding. A value given
+  // here must be OutputValue(type, *outputs[i]) for this pack's type, or results are undefined.
+  std::vector<const cel::Value*> bound_outputs;
   // Every assessment, ordered by principle.
   std::vector<const v1::Assessment*> assessments;
   // The open conditions.

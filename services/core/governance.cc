@@ -148,7 +148,10 @@ struct Governance::MutationCall {
 
 Governance::Governance(store::Store* store, const model::PackRegistry* registry,
                        GovernanceOptions options)
-    : store_(store), registry_(registry), options_(std::move(options)) {}
+    : store_(store),
+      registry_(registry),
+      options_(std::move(options)),
+      cache_({.capacity = options_.snapshot_cache_entries}) {}
 
 absl::StatusOr<std::shared_ptr<const model::CompiledPack>> Governance::PinnedPack(
     const v1::Service& service) const {
@@ -170,7 +173,7 @@ absl::StatusOr<lifecycle::ServiceSnapshot> Governance::LoadSnapshot(v1::Service 
   // cost does not grow with the number of revisions.
   for (const auto& [type, revision] : s.output_revisions()) {
     VARAV_ASSIGN_OR_RETURN(v1::OutputRevision output, store_->GetOutput(s.id(), type, revision));
-    snapshot.latest_outputs.emplace(type, std::move(output));
+    snapshot.latest_outputs.emplace(type, lifecycle::LatestOutput(std::move(output)));
   }
   VARAV_ASSIGN_OR_RETURN(std::vector<v1::Assessment> assessments, store_->ListAssessments(s.id()));
   for (v1::Assessment& a : assessments) {
@@ -203,7 +206,7 @@ absl::StatusOr<lifecycle::ServiceSnapshot> ToLifecycle(store::ServiceState state
   snapshot.latest_outputs.reserve(state.latest_outputs.size());
   for (v1::OutputRevision& o : state.latest_outputs) {
     std::string type = o.output_type();
-    snapshot.latest_outputs.emplace(std::move(type), std::move(o));
+    snapshot.latest_outputs.emplace(std::move(type), lifecycle::LatestOutput(std::move(o)));
   }
   snapshot.assessments.reserve(state.assessments.size());
   for (v1::Assessment& a : state.assessments) {
@@ -229,21 +232,30 @@ absl::StatusOr<lifecycle::ServiceSnapshot> ToLifecycle(store::ServiceState state
 // The snapshot is read without waiting for durability (Store::LoadSnapshot): a commit built on it
 // waits for everything it read, and a refusal after the read first calls the store's
 // ReadBarrier, so that no answer rests on state a crash could take away.
+//
+// A snapshot from the cache (SnapshotCache) is the durable state at the request's etag, so it
+// needs no barrier. A call that fails while working on one is answered by running it again from
+// the store: every refusal then comes from the current stored state, exactly as without the cache
+// (for instance ABORTED, and not a refusal of the command, when the etag went stale meanwhile).
 template <typename Response>
 absl::StatusOr<Response> Governance::Mutate(
     const MutationCall& call, const Principal& principal,
     const std::function<void(const lifecycle::Transition&, Response&)>& fill) const {
   // True while the call has read state it has not yet handed to a Commit (which waits by itself).
   bool unsynced = false;
-  absl::StatusOr<Response> outcome = [&]() -> absl::StatusOr<Response> {
+  auto attempt = [&](std::optional<lifecycle::ServiceSnapshot> cached) -> absl::StatusOr<Response> {
     std::optional<store::ServiceState> state;
-    if (!call.registering) {
+    const v1::Service* current = nullptr;
+    if (cached.has_value()) {
+      current = &cached->service;
+    } else if (!call.registering) {
       // NotFound needs no barrier: services are never deleted, so one that is absent now was
       // absent in every durable state too.
       VARAV_ASSIGN_OR_RETURN(state, store_->LoadSnapshot(call.service_id));
       unsynced = true;
-      VARAV_RETURN_IF_ERROR(call.authorize(state->service));
+      current = &state->service;
     }
+    if (!call.registering) VARAV_RETURN_IF_ERROR(call.authorize(*current));
 
     const std::string hash = call.request_id.empty()
                                  ? std::string()
@@ -274,11 +286,11 @@ absl::StatusOr<Response> Governance::Mutate(
       }
       if (!absl::IsNotFound(existing.status())) return existing.status();
     } else {
-      if (state->service.etag() != call.etag) {
-        return absl::AbortedError(absl::StrCat("etag: service '", state->service.id(),
+      if (current->etag() != call.etag) {
+        return absl::AbortedError(absl::StrCat("etag: service '", current->id(),
                                                "' changed since it was read; re-read and retry"));
       }
-      VARAV_ASSIGN_OR_RETURN(pack, PinnedPack(state->service));
+      VARAV_ASSIGN_OR_RETURN(pack, PinnedPack(*current));
       if (!call.target_pack.empty()) {
         target = registry_->Find(call.target_pack);
         if (target == nullptr) {
@@ -286,7 +298,11 @@ absl::StatusOr<Response> Governance::Mutate(
               absl::StrCat("target_pack: rule pack ", call.target_pack, " is not loaded"));
         }
       }
-      VARAV_ASSIGN_OR_RETURN(snapshot, ToLifecycle(*std::move(state)));
+      if (cached.has_value()) {
+        snapshot = *std::move(cached);
+      } else {
+        VARAV_ASSIGN_OR_RETURN(snapshot, ToLifecycle(*std::move(state)));
+      }
       if (call.check) VARAV_RETURN_IF_ERROR(call.check(snapshot, *pack));
     }
 
@@ -298,7 +314,7 @@ absl::StatusOr<Response> Governance::Mutate(
         .request_id = std::string(call.request_id),
     };
     VARAV_ASSIGN_OR_RETURN(lifecycle::Transition transition,
-                           lifecycle::Apply(std::move(snapshot), call.command, context));
+                           lifecycle::ApplyInPlace(snapshot, call.command, context));
     Response response;
     fill(transition, response);
 
@@ -326,14 +342,29 @@ absl::StatusOr<Response> Governance::Mutate(
     unsynced = false;
     VARAV_ASSIGN_OR_RETURN(store::CommitResult result, store_->Commit(std::move(m)));
     // A concurrent retry of the same request may have applied it first: answer with its response.
-    if (!result.replayed) return response;
+    if (!result.replayed) {
+      // The snapshot now holds the state this commit made durable; the next command at the new
+      // etag starts from it.
+      snapshot.service = std::move(result.service);
+      cache_.Put(std::move(snapshot));
+      return response;
+    }
     Response out;
     if (!out.ParseFromString(result.response)) {
       return absl::InternalError(
           absl::StrCat(call.method, ": the committed response does not parse"));
     }
     return out;
-  }();
+  };
+
+  if (!call.registering) {
+    if (std::optional<lifecycle::ServiceSnapshot> cached =
+            cache_.Take(call.service_id, call.etag)) {
+      absl::StatusOr<Response> outcome = attempt(std::move(cached));
+      if (outcome.ok()) return outcome;
+    }
+  }
+  absl::StatusOr<Response> outcome = attempt(std::nullopt);
   if (!outcome.ok() && unsynced) VARAV_RETURN_IF_ERROR(store_->ReadBarrier());
   return outcome;
 }

@@ -48,6 +48,7 @@
 #include "engine/model/pack.h"
 #include "engine/store/store.h"
 #include "services/core/principal.h"
+#include "services/core/snapshot_cache.h"
 #include "varav/v1/lifecycle_service.pb.h"
 #include "varav/v1/rules_service.pb.h"
 
@@ -59,6 +60,10 @@ struct GovernanceOptions {
   // Default "": the pack (`id@version`) RegisterService pins when the request names none; when
   // empty such a request is refused.
   std::string default_pack;
+  // Default 4096: services whose snapshot the command path keeps after a commit (see
+  // snapshot_cache.h), so that the next command on them skips re-reading and re-binding their
+  // outputs. 0 turns the cache off.
+  size_t snapshot_cache_entries = 4096;
 };
 
 class Governance {
@@ -123,6 +128,9 @@ class Governance {
   absl::StatusOr<v1::EvaluateExpressionResponse> EvaluateExpression(
       const v1::EvaluateExpressionRequest& request, const Principal& principal) const;
 
+  // The command path's snapshot cache, for tests and benchmarks that look at its counters.
+  const SnapshotCache& snapshot_cache() const { return cache_; }
+
  private:
   struct MutationCall;
   template <typename Response>
@@ -141,6 +149,8 @@ class Governance {
   store::Store* const store_;
   const model::PackRegistry* const registry_;
   const GovernanceOptions options_;
+  // Thread-safe by itself; mutable because the const mutations keep it.
+  mutable SnapshotCache cache_;
 };
 
 }  // namespace varav::core

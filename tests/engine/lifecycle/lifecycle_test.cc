@@ -93,7 +93,9 @@ class LifecycleTest : public ::testing::Test {
     const uint64_t seq = snapshot_.service.last_event_sequence() + t.events.size();
     snapshot_.service = t.service;
     snapshot_.service.set_last_event_sequence(seq);
-    for (const v1::OutputRevision& o : t.outputs) snapshot_.latest_outputs[o.output_type()] = o;
+    for (const v1::OutputRevision& o : t.outputs) {
+      snapshot_.latest_outputs[o.output_type()] = LatestOutput(o);
+    }
     for (const v1::Assessment& a : t.assessments) snapshot_.assessments[a.principle()] = a;
     for (const v1::Decision& d : t.decisions) {
       bool replaced = false;

@@ -804,6 +804,101 @@ TEST_F(GovernanceTest, RefusesAStaleEtagAndWritesNothing) {
   EXPECT_THAT(gov().SubmitOutput(second, Editor()), IsOk());
 }
 
+// The snapshot cache must be invisible: a service driven through a Governance that keeps
+// snapshots ends in the same state, with the same gate checks, as one driven through a Governance
+// that reads every snapshot from the store.
+TEST_F(GovernanceTest, CachedSnapshotsGiveTheSameResultsAsStoredOnes) {
+  Governance uncached(store_.get(), &registry_,
+                      GovernanceOptions{.clock = [this] { return now_; },
+                                        .default_pack = std::string(kPack),
+                                        .snapshot_cache_entries = 0});
+  const uint64_t hits_before = gov().snapshot_cache().hits();
+  std::vector<std::vector<std::string>> checks(2);
+  std::vector<v1::Service> finals(2);
+  for (int run = 0; run < 2; ++run) {
+    Governance& g = run == 0 ? gov() : uncached;
+    const std::string id = run == 0 ? "svc-cached" : "svc-uncached";
+    v1::RegisterServiceRequest reg = RegisterRequest(id, "envision");
+    ASSERT_THAT(g.RegisterService(reg, Editor()), IsOk());
+    for (const auto& [type, json] : GateAOutputs()) {
+      v1::SubmitOutputRequest r = SubmitRequest(id, type, json);
+      auto response = g.SubmitOutput(r, Editor());
+      ASSERT_THAT(response, IsOk());
+      std::string check = absl::StrCat(response->gate_check().summary().must_passed(), "/",
+                                       response->gate_check().summary().must_total(),
+                                       " ready=", response->gate_check().summary().ready());
+      for (const auto& rule : response->gate_check().failing_rules())
+        absl::StrAppend(&check, " ", rule);
+      checks[run].push_back(check);
+    }
+    // A second revision of an output already bound in the cached snapshot.
+    ASSERT_THAT(g.SubmitOutput(SubmitRequest(id, "vision", GateAOutputs()[0].second), Editor()),
+                IsOk());
+    for (const auto& [principle, answers] : GateAAssessments()) {
+      v1::RecordAssessmentRequest r;
+      r.set_etag(Etag(id));
+      r.set_service_id(id);
+      r.set_principle(principle);
+      for (size_t i = 0; i < answers.size(); ++i) {
+        v1::AssessmentAnswer* a = r.add_answers();
+        a->set_question(absl::StrCat(principle, ".Q", i + 1));
+        a->set_answer(answers[i]);
+        a->set_evidence("dhs:e");
+      }
+      auto response = g.RecordAssessment(r, Editor());
+      ASSERT_THAT(response, IsOk());
+      checks[run].push_back(absl::StrCat(response->gate_check().summary().must_passed(), " ",
+                                         response->gate_check().summary().should_score()));
+    }
+    v1::GetServiceRequest get;
+    get.set_service_id(id);
+    auto service = g.GetService(get, Reader());
+    ASSERT_THAT(service, IsOk());
+    finals[run] = service->service();
+  }
+  EXPECT_EQ(checks[0], checks[1]);
+  EXPECT_EQ(finals[0].output_revisions().at("vision"), 2u);
+  EXPECT_EQ(finals[0].latest_evaluation().ready(), finals[1].latest_evaluation().ready());
+  EXPECT_EQ(finals[0].latest_evaluation().must_passed(),
+            finals[1].latest_evaluation().must_passed());
+  EXPECT_EQ(finals[0].last_event_sequence(), finals[1].last_event_sequence());
+  // Every command after the registration found its snapshot in the cache.
+  EXPECT_EQ(gov().snapshot_cache().hits() - hits_before,
+            GateAOutputs().size() + 1 + GateAAssessments().size());
+  EXPECT_EQ(uncached.snapshot_cache().hits(), 0u);
+  EXPECT_THAT(store_->VerifyChain("svc-cached"), IsOk());
+}
+
+// A cached snapshot whose etag went stale behind the cache's back (another writer changed the
+// service) is refused exactly as a stored one: ABORTED, even when the command itself would also be
+// refused, and nothing is written.
+TEST_F(GovernanceTest, RefusesAStaleEtagOfACachedSnapshotAndWritesNothing) {
+  Governance other(store_.get(), &registry_,
+                   GovernanceOptions{.clock = [this] { return now_; },
+                                     .default_pack = std::string(kPack),
+                                     .snapshot_cache_entries = 0});
+  const std::string id = "svc-stale-cached";
+  Register(id, "envision");
+  ASSERT_THAT(Submit(id, "vision", GateAOutputs()[0].second), IsOk());
+  const std::string cached_etag = Etag(id);
+  v1::SubmitOutputRequest behind = SubmitRequest(id, "team", GateAOutputs()[3].second);
+  ASSERT_THAT(other.SubmitOutput(behind, Editor()), IsOk());
+  const uint64_t before = LastSequence();
+
+  v1::SubmitOutputRequest stale = SubmitRequest(id, "goals_metrics", GateAOutputs()[1].second);
+  stale.set_etag(cached_etag);
+  v1::SubmitOutputRequest stale_and_bad = stale;
+  (*stale_and_bad.mutable_fields()->mutable_fields())["no_such_field"].set_bool_value(true);
+  EXPECT_THAT(gov().SubmitOutput(stale_and_bad, Editor()),
+              StatusIs(absl::StatusCode::kAborted, "etag"));
+  EXPECT_THAT(gov().SubmitOutput(stale, Editor()), StatusIs(absl::StatusCode::kAborted, ""));
+  EXPECT_EQ(LastSequence(), before);
+  stale.set_etag(Etag(id));
+  auto applied = gov().SubmitOutput(stale, Editor());
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_EQ(applied->service().output_revisions().size(), 3u);
+}
+
 TEST_F(GovernanceTest, AppliesOnlyOneOfConcurrentChangesReadingTheSameEtag) {
   const std::string id = "svc-race";
   Register(id, "envision");
