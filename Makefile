@@ -21,7 +21,7 @@ DEB_PACKAGES := \
   build-essential cmake pkg-config git ca-certificates \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev librocksdb-dev libre2-dev libyaml-cpp-dev libssl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev \
   nats-server libnats-dev python3-grpcio python3-protobuf python3-yaml \
   clang clang-format libclang-rt-14-dev nodejs
 

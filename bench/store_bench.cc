@@ -1128,5 +1128,7 @@ int main(int argc, char** argv) {
       "Durable SubmitOutput through the lifecycle engine and the store, next to raw synced "
       "RocksDB writes; see bench/README-store.md.");
   absl::ParseCommandLine(argc, argv);
+  // As varavd runs (its --mutex_deadlock_detection is off by default).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return varav::bench::Main();
 }

@@ -149,6 +149,9 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError("max_concurrent_streams: must be positive");
   }
   if (options.max_inflight < 1) return absl::InvalidArgumentError("max_inflight: must be positive");
+  if (options.snapshot_cache_entries < 0 || options.snapshot_cache_entries > 10000000) {
+    return absl::InvalidArgumentError("snapshot_cache_entries: must be 0..10000000");
+  }
   if (options.worker_threads < 1 || options.worker_threads > 1024) {
     return absl::InvalidArgumentError("worker_threads: must be 1..1024");
   }

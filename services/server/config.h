@@ -65,6 +65,9 @@ struct ServerOptions {
   std::string nats_url;
   // Default "VARAV_EVENTS": the JetStream stream events are published to (created when missing).
   std::string nats_stream = "VARAV_EVENTS";
+  // Default 4096: services whose snapshot the command path keeps in memory after a commit
+  // (services/core/snapshot_cache.h); 0 turns the cache off.
+  int snapshot_cache_entries = 4096;
 };
 
 // The `key = value` pairs of a config file's text, in order. InvalidArgument naming the line for

@@ -21,6 +21,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/server/auth.h"
 #include "services/server/config.h"
@@ -63,6 +64,11 @@ ABSL_FLAG(bool, sync, kDefaults.sync, "fsync every commit before acknowledging i
 ABSL_FLAG(bool, log_calls, kDefaults.log_calls, "Log one JSON line per call");
 ABSL_FLAG(std::string, nats_url, kDefaults.nats_url,
           "NATS URL(s) to publish every event to JetStream (empty: no publishing)");
+ABSL_FLAG(int, snapshot_cache_entries, kDefaults.snapshot_cache_entries,
+          "Services whose snapshot is kept in memory after a commit (0: off)");
+ABSL_FLAG(bool, mutex_deadlock_detection, false,
+          "Keep Abseil's mutex deadlock detection on (Debian's Abseil enables it by default; it "
+          "takes a process-wide lock on every mutex operation)");
 ABSL_FLAG(std::string, nats_stream, kDefaults.nats_stream,
           "JetStream stream for published events (created when missing)");
 
@@ -141,7 +147,11 @@ int main(int argc, char** argv) {
       .log_calls = absl::GetFlag(FLAGS_log_calls),
       .nats_url = absl::GetFlag(FLAGS_nats_url),
       .nats_stream = absl::GetFlag(FLAGS_nats_stream),
+      .snapshot_cache_entries = absl::GetFlag(FLAGS_snapshot_cache_entries),
   };
+  if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   if (absl::Status s = varav::server::ValidateOptions(options); !s.ok()) {
     return Fail(2, "bad settings", s);
   }

@@ -117,7 +117,9 @@ absl::Status VaravServer::Initialize() {
   }
   governance_ = std::make_unique<core::Governance>(
       store_.get(), registry_.get(),
-      core::GovernanceOptions{.default_pack = options_.default_pack});
+      core::GovernanceOptions{
+          .default_pack = options_.default_pack,
+          .snapshot_cache_entries = static_cast<size_t>(options_.snapshot_cache_entries)});
   event_hub_ = std::make_unique<events::EventHub>(store_.get());
   if (!options_.nats_url.empty()) {
     auto publisher = events::NatsPublisher::Start(

@@ -70,6 +70,14 @@ TEST(ConfigTest, RefusesARemoteAddressWithoutTlsUnlessAllowed) {
   EXPECT_TRUE(ValidateOptions(options).ok());
 }
 
+TEST(ConfigTest, RejectsANegativeSnapshotCacheSizeNamingTheSetting) {
+  ServerOptions options{.principals_file = "p.yaml"};
+  options.snapshot_cache_entries = -1;
+  EXPECT_THAT(ValidateOptions(options).message(), HasSubstr("snapshot_cache_entries"));
+  options.snapshot_cache_entries = 0;  // off
+  EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
 TEST(ConfigTest, RejectsOutOfRangeLimitsNamingTheSetting) {
   ServerOptions options{.principals_file = "p.yaml"};
   options.max_inflight = 0;
