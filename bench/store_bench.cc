@@ -641,6 +641,17 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenForMeasurement(const std::stri
                              .lock_stripes = absl::GetFlag(FLAGS_lock_stripes)});
 }
 
+// The document a measured command submits at visit `i`: a new version each time.
+v1::DocumentRef MeasuredDocument(const std::string& id, const std::string& type, uint64_t i) {
+  v1::DocumentRef doc;
+  doc.set_system("dhs");
+  doc.set_id(absl::StrCat(id, "/", type));
+  doc.set_version(absl::StrCat(i + 2));
+  doc.set_uri(absl::StrCat("https://dhs.example.ee/", id, "/", type));
+  doc.set_sha256(std::string(kSha256));
+  return doc;
+}
+
 // The server's application layer over a measured store, with the measured pack as the only
 // one loaded. One per store, kept across legs like a running server's (so is its snapshot cache).
 struct Governed {
@@ -692,12 +703,7 @@ absl::StatusOr<Measurement> MeasureGovernance(store::Store& store, core::Governa
     request.set_service_id(id);
     request.set_etag(w.etags[slot]);
     request.set_output_type(type);
-    v1::DocumentRef* doc = request.mutable_document();
-    doc->set_system("dhs");
-    doc->set_id(absl::StrCat(id, "/", type));
-    doc->set_version(absl::StrCat(i + 2));
-    doc->set_uri(absl::StrCat("https://dhs.example.ee/", id, "/", type));
-    doc->set_sha256(std::string(kSha256));
+    *request.mutable_document() = MeasuredDocument(id, type, i);
     *request.mutable_fields() = fields;
     VARAV_ASSIGN_OR_RETURN(v1::SubmitOutputResponse response,
                            governance.SubmitOutput(request, admin));
@@ -746,13 +752,8 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
     const std::string& id = w.services[slot];
     // Each service sees the dossier's outputs in turn, one revision per visit.
     const auto& [type, fields] = dossier.outputs[(i / w.services.size()) % dossier.outputs.size()];
-    v1::DocumentRef doc;
-    doc.set_system("dhs");
-    doc.set_id(absl::StrCat(id, "/", type));
-    doc.set_version(absl::StrCat(i + 2));
-    doc.set_uri(absl::StrCat("https://dhs.example.ee/", id, "/", type));
-    doc.set_sha256(std::string(kSha256));
-    const lifecycle::Command command = lifecycle::SubmitOutput{type, doc, fields};
+    const lifecycle::Command command =
+        lifecycle::SubmitOutput{type, MeasuredDocument(id, type, i), fields};
     VARAV_ASSIGN_OR_RETURN(CommandResult r,
                            RunCommand(store, pack, id, command, absl::StrCat(run, "-", t, "-", i),
                                       from_memory ? &w.cache[slot] : nullptr, w.phases));
