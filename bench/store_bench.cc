@@ -78,8 +78,8 @@ ABSL_FLAG(int, services_per_writer, 8,
 ABSL_FLAG(int, rounds, 2,
           "Alternations per comparison: each runs A, B, B, A this many times, each leg lasting "
           "duration_s / (2 * rounds). More rounds resist a noisy machine better.");
-ABSL_FLAG(int, lock_stripes, 64,
-          "StoreOptions.lock_stripes of the measured store (64 is the store's default).");
+ABSL_FLAG(int, lock_stripes, 4096,
+          "StoreOptions.lock_stripes of the measured store (4096 is the store's default).");
 ABSL_FLAG(int, preload_threads, 2, "Threads that register services before a measurement.");
 ABSL_FLAG(std::string, dir, "",
           "Parent directory for the databases (a fresh subdirectory is made and removed at the "

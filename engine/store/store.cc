@@ -199,7 +199,12 @@ Store::Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
     : options_(std::move(options)),
       db_(std::move(db)),
       cf_(std::move(handles)),
-      stripes_(new absl::Mutex[options_.lock_stripes]) {}
+      stripes_(new absl::Mutex[options_.lock_stripes]) {
+  for (rocksdb::ColumnFamilyHandle* h : cf_->all) {
+    if (h->GetID() >= cf_by_id_.size()) cf_by_id_.resize(h->GetID() + 1, nullptr);
+    cf_by_id_[h->GetID()] = h;
+  }
+}
 
 Store::~Store() {
   for (rocksdb::ColumnFamilyHandle* h : cf_->all) {
@@ -319,10 +324,7 @@ absl::Status Store::Initialize(bool fresh) {
     if (std::optional<uint64_t> seq = ParseGlobalEventKey(ToView(it->key()))) last = *seq;
   }
   VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "finding the last event"));
-  {
-    absl::MutexLock lock(&write_mu_);
-    next_global_sequence_ = last + 1;
-  }
+  next_global_sequence_ = last + 1;
   absl::MutexLock lock(&sync_mu_);
   durable_global_sequence_.store(last, std::memory_order_release);
   return absl::OkStatus();
@@ -333,50 +335,12 @@ absl::Mutex& Store::StripeFor(absl::string_view key) {
                   static_cast<size_t>(options_.lock_stripes)];
 }
 
-absl::Status Store::AwaitDurable(uint64_t ticket) {
-  if (!options_.sync) return absl::OkStatus();
-  sync_mu_.Lock();
-  while (true) {
-    if (!sync_error_.ok()) {
-      absl::Status error = sync_error_;
-      sync_mu_.Unlock();
-      return error;
-    }
-    if (durable_ticket_ >= ticket) break;
-    if (sync_in_progress_) {
-      sync_mu_.Await(absl::Condition(this, &Store::SyncIdle));
-      continue;
-    }
-    // Lead one group sync: it covers every write handed to RocksDB so far, including those of
-    // the committers now waiting behind us.
-    sync_in_progress_ = true;
-    sync_mu_.Unlock();
-    uint64_t covered_ticket;
-    uint64_t covered_sequence;
-    {
-      absl::MutexLock lock(&write_mu_);
-      covered_ticket = written_ticket_.load(std::memory_order_acquire);
-      covered_sequence = next_global_sequence_ - 1;
-    }
-    rocksdb::Status s = db_->SyncWAL();
-    sync_mu_.Lock();
-    sync_in_progress_ = false;
-    if (!s.ok()) {
-      // The WAL's state on disk is unknown now; refuse to acknowledge anything further.
-      sync_error_ = FromRocksDb(s, "syncing the write-ahead log (store is now unusable)");
-      continue;
-    }
-    durable_ticket_ = std::max(durable_ticket_, covered_ticket);
-    durable_global_sequence_.store(
-        std::max(durable_global_sequence_.load(std::memory_order_relaxed), covered_sequence),
-        std::memory_order_release);
-  }
-  sync_mu_.Unlock();
-  return absl::OkStatus();
-}
-
 absl::Status Store::ReadBarrier() {
-  return AwaitDurable(written_ticket_.load(std::memory_order_acquire));
+  // Commits become visible only once their group write returned, and with `sync` on that write
+  // was synced first (see the header): whatever a reader saw is durable already. What is left is
+  // the latched failure, after which nothing more is acknowledged.
+  absl::MutexLock lock(&sync_mu_);
+  return sync_error_;
 }
 
 absl::StatusOr<std::optional<v1::RequestRecord>> Store::ReadRequestRecord(
@@ -405,16 +369,35 @@ absl::StatusOr<CommitResult> Store::Commit(Mutation&& m) {
   return CommitTaking(m, std::move(service), std::move(events));
 }
 
+struct Store::PendingCommit {
+  const Mutation* mutation = nullptr;
+  CommitResult* result = nullptr;
+  // Everything but the sealed parts: outputs, assessments, evaluations, decisions, indexes.
+  rocksdb::WriteBatch batch;
+  // The new service record (etag and last_event_sequence set) and its chain's last hash.
+  v1::Service next;
+  std::string prev_hash;
+  std::vector<UnsealedEvent> prepared;
+  std::vector<std::string> service_event_keys;
+  // Set by the group's leader, under commit_mu_.
+  absl::Status status;
+  bool done = false;
+  bool lead = false;
+  absl::CondVar wake;
+};
+
 absl::StatusOr<CommitResult> Store::CommitTaking(const Mutation& m, v1::Service next,
                                                  std::vector<v1::Event> events) {
+  VARAV_RETURN_IF_ERROR(ReadBarrier());
   CommitResult result;
-  uint64_t ticket = 0;
+  PendingCommit pending;
+  pending.mutation = &m;
+  pending.result = &result;
   absl::Status status;
   {
     // The service stripe serializes writers of the service; the request stripe keeps two
     // concurrent retries of one request (even naming different services) from both applying.
-    // Both are held only until the write is handed to RocksDB (see the header on why that is
-    // safe).
+    // Both are held until the write is visible (see the header on why).
     absl::Mutex* first = &StripeFor(absl::StrCat("s:", m.service_id));
     absl::Mutex* second =
         m.request_id.empty() ? nullptr : &StripeFor(absl::StrCat("r:", m.request_id));
@@ -423,22 +406,157 @@ absl::StatusOr<CommitResult> Store::CommitTaking(const Mutation& m, v1::Service 
     absl::MutexLock first_lock(first);
     std::optional<absl::MutexLock> second_lock;
     if (second != nullptr) second_lock.emplace(second);
-    status = CommitLocked(m, std::move(next), std::move(events), result, ticket);
+    bool write = false;
+    status = CommitLocked(m, std::move(next), std::move(events), pending, write);
+    if (status.ok() && write) status = WriteInGroup(pending);
   }
-  if (!status.ok()) {
-    // A refusal may rest on a write that is not durable yet: answer only once it is.
-    VARAV_RETURN_IF_ERROR(ReadBarrier());
-    return status;
-  }
-  if (ticket != 0) VARAV_RETURN_IF_ERROR(AwaitDurable(ticket));
+  VARAV_RETURN_IF_ERROR(status);
   return result;
 }
 
+absl::Status Store::WriteInGroup(PendingCommit& pending) {
+  commit_mu_.Lock();
+  commit_queue_.push_back(&pending);
+  if (!group_leader_active_) {
+    group_leader_active_ = true;
+    pending.lead = true;
+  }
+  while (!pending.done && !pending.lead) pending.wake.Wait(&commit_mu_);
+  if (pending.done) {
+    commit_mu_.Unlock();
+    return pending.status;
+  }
+  // Lead one group: every commit queued so far, in queue order, in one write.
+  std::vector<PendingCommit*> group(commit_queue_.begin(), commit_queue_.end());
+  commit_queue_.clear();
+  commit_mu_.Unlock();
+
+  WriteGroup(group);
+
+  commit_mu_.Lock();
+  for (PendingCommit* p : group) {
+    p->done = true;
+    if (p != &pending) p->wake.Signal();
+  }
+  // Commits that queued meanwhile form the next group, led by the first of them.
+  if (commit_queue_.empty()) {
+    group_leader_active_ = false;
+  } else {
+    commit_queue_.front()->lead = true;
+    commit_queue_.front()->wake.Signal();
+  }
+  commit_mu_.Unlock();
+  return pending.status;
+}
+
+namespace {
+
+// Copies the operations of one committer's write batch into the group's.
+class BatchCopier : public rocksdb::WriteBatch::Handler {
+ public:
+  BatchCopier(rocksdb::WriteBatch& into, const std::vector<rocksdb::ColumnFamilyHandle*>& by_id)
+      : into_(into), by_id_(by_id) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    if (cf >= by_id_.size() || by_id_[cf] == nullptr) return UnknownFamily(cf);
+    return into_.Put(by_id_[cf], key, value);
+  }
+  rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
+    if (cf >= by_id_.size() || by_id_[cf] == nullptr) return UnknownFamily(cf);
+    return into_.Delete(by_id_[cf], key);
+  }
+
+ private:
+  static rocksdb::Status UnknownFamily(uint32_t cf) {
+    return rocksdb::Status::InvalidArgument("write batch names unknown column family " +
+                                            std::to_string(cf));
+  }
+  rocksdb::WriteBatch& into_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& by_id_;
+};
+
+}  // namespace
+
+void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
+  {
+    absl::MutexLock lock(&sync_mu_);
+    if (!sync_error_.ok()) {
+      for (PendingCommit* p : group) p->status = sync_error_;
+      return;
+    }
+  }
+  // Only the group's leader runs this, one group at a time: global sequences are allocated in
+  // the order the groups reach the WAL.
+  rocksdb::WriteBatch batch;
+  uint64_t next_sequence = next_global_sequence_;
+  for (PendingCommit* p : group) {
+    BatchCopier copier(batch, cf_by_id_);
+    rocksdb::Status copied = p->batch.Iterate(&copier);
+    if (!copied.ok()) {
+      p->status = FromRocksDb(copied, "assembling a commit");
+      continue;
+    }
+    SealInto(*p, next_sequence, batch);
+    next_sequence += p->prepared.size();
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  absl::Status written = FromRocksDb(db_->Write(write_options, &batch), "committing a write group");
+  absl::MutexLock lock(&sync_mu_);
+  if (!written.ok()) {
+    // The WAL's state on disk is unknown now; refuse to acknowledge anything further.
+    sync_error_ =
+        absl::Status(written.code(), absl::StrCat(written.message(), " (store is now unusable)"));
+    for (PendingCommit* p : group) {
+      if (p->status.ok()) p->status = sync_error_;
+    }
+    return;
+  }
+  next_global_sequence_ = next_sequence;
+  // Waiters on new events (AwaitEventsAfter) are woken by this lock's release.
+  durable_global_sequence_.store(next_sequence - 1, std::memory_order_release);
+}
+
+void Store::SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBatch& batch) {
+  const Mutation& m = *p.mutation;
+  const std::string& id = m.service_id;
+  CommitResult& result = *p.result;
+  std::string prev_hash = std::move(p.prev_hash);
+  std::string hash;
+  for (size_t i = 0; i < p.prepared.size(); ++i) {
+    const uint64_t global = first_sequence + i;
+    batch.Put(cf_->events, ToSlice(GlobalEventKey(global)),
+              SealEvent(p.prepared[i], global, prev_hash, hash));
+    batch.Put(cf_->events, ToSlice(p.service_event_keys[i]), ToSlice(EncodeU64(global)));
+    prev_hash = std::move(hash);
+  }
+  p.next.set_last_event_hash(std::move(prev_hash));
+  batch.Put(cf_->services, ToSlice(id), SerializeDeterministic(p.next));
+  if (!p.prepared.empty()) {
+    result.first_global_sequence = first_sequence;
+    result.last_global_sequence = first_sequence + p.prepared.size() - 1;
+  }
+  result.service = std::move(p.next);
+  result.response = m.make_response ? m.make_response(result) : m.response;
+  if (!m.request_id.empty()) {
+    v1::RequestRecord record;
+    record.set_request_id(m.request_id);
+    record.set_request_hash(m.request_hash);
+    record.set_response(result.response);
+    record.set_service_id(id);
+    record.set_first_global_sequence(result.first_global_sequence);
+    record.set_last_global_sequence(result.last_global_sequence);
+    record.set_etag(result.service.etag());
+    batch.Put(cf_->idempotency, ToSlice(m.request_id), SerializeDeterministic(record));
+  }
+}
+
 absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vector<v1::Event> events,
-                                 CommitResult& result, uint64_t& ticket) {
+                                 PendingCommit& pending, bool& write) {
   const std::string& id = m.service_id;
   const rocksdb::ReadOptions read_options;
-  ticket = 0;
+  CommitResult& result = *pending.result;
+  write = false;
 
   if (!m.request_id.empty()) {
     VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record,
@@ -481,7 +599,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
     }
   }
 
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch& batch = pending.batch;
   std::set<std::string> seen;
   for (const v1::OutputRevision& o : m.outputs) {
     const std::string key = OutputKey(id, o.output_type(), o.revision());
@@ -531,7 +649,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   // ordering critical section: each event is serialized once, and the same bytes are hashed and
   // stored.
   uint64_t service_sequence = old.has_value() ? old->last_event_sequence() : 0;
-  std::vector<UnsealedEvent> prepared;
+  std::vector<UnsealedEvent>& prepared = pending.prepared;
   prepared.reserve(events.size());
   for (v1::Event& e : events) {
     ++service_sequence;
@@ -549,65 +667,15 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
     VARAV_ASSIGN_OR_RETURN(prepared.emplace_back(), PrepareEvent(e));
   }
   events.clear();
-  std::vector<std::string> service_event_keys;
-  service_event_keys.reserve(prepared.size());
+  pending.service_event_keys.reserve(prepared.size());
   for (size_t i = 0; i < prepared.size(); ++i) {
-    service_event_keys.push_back(ServiceEventKey(id, service_sequence - prepared.size() + 1 + i));
+    pending.service_event_keys.push_back(
+        ServiceEventKey(id, service_sequence - prepared.size() + 1 + i));
   }
   next.set_last_event_sequence(service_sequence);
-
-  {
-    absl::MutexLock lock(&write_mu_);
-    // The ticket is taken before the data becomes visible, so a reader that sees the data also
-    // sees a ticket at least this large and waits for its sync.
-    ticket = written_ticket_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    const uint64_t first_sequence = next_global_sequence_;
-    std::string prev_hash = old.has_value() ? old->last_event_hash() : "";
-    std::string hash;
-    for (size_t i = 0; i < prepared.size(); ++i) {
-      const uint64_t global = first_sequence + i;
-      batch.Put(cf_->events, ToSlice(GlobalEventKey(global)),
-                SealEvent(prepared[i], global, prev_hash, hash));
-      batch.Put(cf_->events, ToSlice(service_event_keys[i]), ToSlice(EncodeU64(global)));
-      prev_hash = std::move(hash);
-    }
-    next.set_last_event_hash(std::move(prev_hash));
-    batch.Put(cf_->services, ToSlice(id), SerializeDeterministic(next));
-
-    if (!prepared.empty()) {
-      result.first_global_sequence = first_sequence;
-      result.last_global_sequence = first_sequence + prepared.size() - 1;
-    }
-    result.service = std::move(next);
-    result.response = m.make_response ? m.make_response(result) : m.response;
-    if (!m.request_id.empty()) {
-      v1::RequestRecord record;
-      record.set_request_id(m.request_id);
-      record.set_request_hash(m.request_hash);
-      record.set_response(result.response);
-      record.set_service_id(id);
-      record.set_first_global_sequence(result.first_global_sequence);
-      record.set_last_global_sequence(result.last_global_sequence);
-      record.set_etag(result.service.etag());
-      batch.Put(cf_->idempotency, ToSlice(m.request_id), SerializeDeterministic(record));
-    }
-
-    rocksdb::WriteOptions write_options;
-    write_options.sync = false;  // synced by AwaitDurable, outside this critical section
-    absl::Status written = FromRocksDb(db_->Write(write_options, &batch),
-                                       absl::StrCat("committing service '", id, "'"));
-    if (!written.ok()) {
-      // Nothing of this batch is visible; waiting for this ticket is harmless but pointless.
-      ticket = 0;
-      return written;
-    }
-    next_global_sequence_ = first_sequence + prepared.size();
-    if (!options_.sync) {
-      absl::MutexLock sync_lock(&sync_mu_);
-      durable_ticket_ = ticket;
-      durable_global_sequence_.store(next_global_sequence_ - 1, std::memory_order_release);
-    }
-  }
+  pending.prev_hash = old.has_value() ? old->last_event_hash() : "";
+  pending.next = std::move(next);
+  write = true;
   return absl::OkStatus();
 }
 

@@ -10,34 +10,28 @@
 //              .events = {event}, .request_id = id, .request_hash = hash, .response = bytes};
 //   VARAV_ASSIGN_OR_RETURN(CommitResult r, store->Commit(m));
 //
-// Durability and ordering. With `sync` on, Commit returns only after its write is in the synced
-// WAL. Global event sequences are allocated, and the write is handed to RocksDB, inside one short
-// critical section with WAL sync off; the WAL fsync happens afterwards, outside that section, by
-// whichever waiting committer leads the next group sync (group commit: one fsync covers every
-// write before it). Because the WAL is appended in exactly the allocation order and RocksDB
-// recovers a prefix of it, a crash can never leave event N+1 without event N, so the global log
-// has no gaps. Readers never observe data that a crash could still take away: event reads stop at
-// the durable watermark (the last global sequence known synced), and every other read waits, if
-// needed, until the writes it may have seen are synced. Handing the write to RocksDB with
-// `sync = true` from each committer instead would let a later sequence reach the disk before an
-// earlier one (RocksDB forms write groups in arrival order, not allocation order).
+// Durability and ordering: group commit. A committer checks its mutation against the stored state
+// and prepares its write batch under its stripe locks (below), then queues it. The first committer
+// to find no write in progress leads: it takes every commit queued so far, allocates their global
+// event sequences in queue order, seals their events into the hash chains, and hands all of them
+// to RocksDB in ONE write batch, with `sync` set when the store syncs. Commits that queue
+// meanwhile form the next group, led by the first of them once this write returns. One WAL
+// record and one fsync thus cover a whole group, and because groups reach the WAL one after
+// another in allocation order, and RocksDB recovers a prefix of the WAL, a crash can never leave
+// event N+1 without event N: the global log has no gaps.
+//
+// Readers never observe data that a crash could still take away: RocksDB makes a synced write
+// visible only after its WAL record is synced, so whatever a read finds is durable. A failed group
+// write latches: every later commit (and ReadBarrier) fails with that error, so nothing built on a
+// lost write is ever acknowledged.
 //
 // Concurrency control. Writers of the same service are serialized by a striped mutex (chosen by
-// hashing the service id) held across the read-check-write of the etag until the write is handed
-// to RocksDB; writers of different services proceed in parallel and share group syncs. The stripe
-// is released before the commit waits for its sync. That is safe: the next writer of the service
-// reads the handed-off state (RocksDB makes it visible at once) and gets a larger ticket, so its
-// own wait covers the earlier write; a failed sync latches and fails every later wait, so nothing
-// built on a lost write is ever acknowledged; and a refusal inside Commit (stale etag, existing
-// record) first waits for everything written so far, so it never rests on state a crash could
-// take away.
+// hashing the service id) held across the read-check-write of the etag until their group write has
+// returned (and the write is visible); writers of different services proceed in parallel and share
+// group writes.
 //
-// Reads that feed a commit (LoadSnapshot). A read-modify-write command reads the service, decides,
-// and commits. Its reads need not wait for a group sync: whatever not-yet-durable write W they saw
-// was handed to RocksDB before the read, so W's ticket is below the ticket of the command's own
-// commit, and the commit's wait for durability covers W. A command that is refused instead must
-// call ReadBarrier() before it answers, so that no refusal rests on state a crash could take away.
-// Every other read (GetService, ListAssessments, ...) waits by itself.
+// Reads that feed a commit (LoadSnapshot) need no barrier either. ReadBarrier() remains for callers
+// that answer from reads without committing: it returns the latched failure, if any.
 //
 // Thread safety: Store is thread-safe; every method may be called concurrently. A Store must
 // outlive calls in progress. Only one process may open a store directory at a time (RocksDB's
@@ -46,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -62,6 +57,7 @@
 
 namespace rocksdb {
 class ColumnFamilyHandle;
+class WriteBatch;
 class DB;
 struct ReadOptions;
 }  // namespace rocksdb
@@ -77,8 +73,10 @@ struct StoreOptions {
   // Default true: create an empty store when `path` holds none; false makes Open fail with
   // NotFound instead.
   bool create_if_missing = true;
-  // Default 64: number of mutexes that serialize writers of the same service.
-  int lock_stripes = 64;
+  // Default 4096: number of mutexes that serialize writers of the same service (and retries of one
+  // request). A commit holds two of them until its group write has returned, fsync included, so
+  // too few make unrelated commits wait for each other's group.
+  int lock_stripes = 4096;
   // Default "/varav": the CloudEvents `source` given to events that carry none.
   std::string event_source = "/varav";
 };
@@ -206,15 +204,13 @@ class Store {
   absl::StatusOr<v1::Service> GetService(absl::string_view service_id);
 
   // The service and everything a command on it reads (see ServiceState), from one RocksDB
-  // snapshot, WITHOUT waiting for durability: for the read-modify-write path only (see "Reads
-  // that feed a commit" above). The caller either commits a mutation based on it (whose wait
-  // covers what was read) or calls ReadBarrier() before it answers. NotFound when the service does
-  // not exist; DataLoss when a record it names is missing or does not parse.
+  // snapshot. NotFound when the service does not exist; DataLoss when a record it names is missing
+  // or does not parse.
   absl::StatusOr<ServiceState> LoadSnapshot(absl::string_view service_id);
 
-  // Waits until every write handed to RocksDB so far is durable (at once with sync off). Call it
-  // after reads made without a barrier (LoadSnapshot) before answering from them without a
-  // commit. Errors: the latched sync failure, when the WAL could not be synced.
+  // OK unless a write failed (then that error, latched: the store acknowledges nothing more).
+  // Every read already returns durable data only (see the file comment); callers that answer from
+  // reads without committing call this to refuse answering from a store that has failed.
   absl::Status ReadBarrier();
   // Services in an index, ordered by service id, `page_size` (1..1000, default 50 when <= 0) at a
   // time. Cost is O(page). The token is the last service id of the previous page.
@@ -289,20 +285,27 @@ class Store {
   // Checks (or, on a fresh store, writes) the format version and loads the sequence counters.
   absl::Status Initialize(bool fresh);
 
-  // Waits until every write with a ticket <= `ticket` is in the synced WAL, leading a group sync
-  // when no sync is in progress.
-  absl::Status AwaitDurable(uint64_t ticket);
-  // Under the stripe locks: checks `m` against the stored state and hands its write batch to
-  // RocksDB. Sets `ticket` to the write's ticket (0 when nothing was written: a replay).
+  // One commit between its preparation (under its stripe locks) and the end of its group write
+  // (defined in store.cc).
+  struct PendingCommit;
+
+  // Under the stripe locks: checks `m` against the stored state and prepares `pending`. Sets
+  // `write` when there is something to write (false for a replay, whose result is filled in).
   // `next` and `events` are the mutation's service and events, which it takes over.
   absl::Status CommitLocked(const Mutation& m, v1::Service next, std::vector<v1::Event> events,
-                            CommitResult& result, uint64_t& ticket);
+                            PendingCommit& pending, bool& write);
   absl::StatusOr<CommitResult> CommitTaking(const Mutation& m, v1::Service next,
                                             std::vector<v1::Event> events);
+  // Queues `pending` and returns once its group write has returned: the commit's status.
+  absl::Status WriteInGroup(PendingCommit& pending);
+  // The leader's part: seals every commit of `group` into one write batch and writes it.
+  void WriteGroup(const std::vector<PendingCommit*>& group);
+  // Appends `p`'s events (from global sequence `first_sequence` on), service record and
+  // idempotency record to `batch`, and completes its result.
+  void SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBatch& batch);
   absl::StatusOr<std::optional<v1::RequestRecord>> ReadRequestRecord(absl::string_view request_id);
   absl::Status VerifyChainAt(const rocksdb::ReadOptions& read_options, absl::string_view service_id,
                              const v1::Service& service);
-  bool SyncIdle() const ABSL_SHARED_LOCKS_REQUIRED(sync_mu_) { return !sync_in_progress_; }
   absl::Mutex& StripeFor(absl::string_view key);
 
   const StoreOptions options_;
@@ -310,19 +313,20 @@ class Store {
   std::unique_ptr<Handles> cf_;
   std::unique_ptr<absl::Mutex[]> stripes_;
 
-  // Orders global sequence allocation with the hand-off of writes to RocksDB. Lock order: stripes
-  // (by address) -> write_mu_ -> sync_mu_; the group-sync leader takes write_mu_ only while not
-  // holding sync_mu_.
-  absl::Mutex write_mu_;
-  uint64_t next_global_sequence_ ABSL_GUARDED_BY(write_mu_) = 1;
-  // Tickets number writes in WAL order; a reader that saw some data waits for the ticket current
-  // after its read.
-  std::atomic<uint64_t> written_ticket_{0};
+  // Column family handles by their RocksDB id, for copying write batches.
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_by_id_;
 
-  // Group sync state.
+  // The commit queue. Lock order: stripes (by address) -> commit_mu_; the leader takes
+  // sync_mu_ without holding commit_mu_.
+  absl::Mutex commit_mu_;
+  std::deque<PendingCommit*> commit_queue_ ABSL_GUARDED_BY(commit_mu_);
+  bool group_leader_active_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // Next global event sequence; read and written only by the current group leader (successive
+  // leaders are ordered by commit_mu_).
+  uint64_t next_global_sequence_ = 1;
+
+  // The latched write failure, and waiters for new events.
   absl::Mutex sync_mu_;
-  bool sync_in_progress_ ABSL_GUARDED_BY(sync_mu_) = false;
-  uint64_t durable_ticket_ ABSL_GUARDED_BY(sync_mu_) = 0;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
   // Highest durable global sequence; written under sync_mu_, read without it.
   std::atomic<uint64_t> durable_global_sequence_{0};
