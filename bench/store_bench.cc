@@ -866,6 +866,8 @@ absl::Status RunConcurrency(const std::string& root,
     Measurement engine;
     Measurement raw;
     int64_t value_bytes = 0;
+    const uint64_t commits_before = store->commits_written();
+    const uint64_t groups_before = store->group_writes();
     VARAV_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> raw_db,
                            OpenRaw(absl::StrCat(root, "/raw-", threads)));
     for (int l = 0; l < legs; ++l) {
@@ -886,10 +888,13 @@ absl::Status RunConcurrency(const std::string& root,
     if (!closed.ok()) return absl::InternalError(closed.ToString());
     ReportErrors(absl::StrCat("engine, ", threads, " writers"), engine);
     ReportErrors(absl::StrCat("raw, ", threads, " writers"), raw);
+    const uint64_t groups = store->group_writes() - groups_before;
     std::printf(
-        "  measured %d writers: engine %.0f ops/s (%.3f CPU ms/op), raw %.0f ops/s (%.3f CPU "
-        "ms/op)\n",
-        threads, engine.OpsPerSecond(), engine.CpuMsPerOp(), raw.OpsPerSecond(), raw.CpuMsPerOp());
+        "  measured %d writers: engine %.0f ops/s (%.3f CPU ms/op, %.1f commits per group "
+        "write), raw %.0f ops/s (%.3f CPU ms/op)\n",
+        threads, engine.OpsPerSecond(), engine.CpuMsPerOp(),
+        groups > 0 ? static_cast<double>(store->commits_written() - commits_before) / groups : 0.0,
+        raw.OpsPerSecond(), raw.CpuMsPerOp());
     std::fflush(stdout);
     rows.push_back({threads, std::move(engine), std::move(raw), value_bytes});
   }

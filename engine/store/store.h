@@ -262,6 +262,11 @@ class Store {
   // O(database); not for request paths.
   absl::Status CheckConsistency();
 
+  // Commits written and the group writes that carried them, since Open (for benchmarks: their
+  // ratio is the mean group size).
+  uint64_t commits_written() const { return commits_written_.load(std::memory_order_relaxed); }
+  uint64_t group_writes() const { return group_writes_.load(std::memory_order_relaxed); }
+
   // --- Consumer cursors (e.g. the NATS publisher's position), kept in metadata. ---
 
   // The stored position of `name`, 0 when never set.
@@ -313,9 +318,6 @@ class Store {
   std::unique_ptr<Handles> cf_;
   std::unique_ptr<absl::Mutex[]> stripes_;
 
-  // Column family handles by their RocksDB id, for copying write batches.
-  std::vector<rocksdb::ColumnFamilyHandle*> cf_by_id_;
-
   // The commit queue. Lock order: stripes (by address) -> commit_mu_; the leader takes
   // sync_mu_ without holding commit_mu_.
   absl::Mutex commit_mu_;
@@ -328,6 +330,8 @@ class Store {
   // The latched write failure, and waiters for new events.
   absl::Mutex sync_mu_;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+  std::atomic<uint64_t> commits_written_{0};
+  std::atomic<uint64_t> group_writes_{0};
   // Highest durable global sequence; written under sync_mu_, read without it.
   std::atomic<uint64_t> durable_global_sequence_{0};
 };

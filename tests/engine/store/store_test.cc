@@ -451,6 +451,9 @@ TEST_P(ConcurrentCommitTest, ProducesAGapFreeGlobalLog) {
   ASSERT_THAT(events, IsOk());
   ASSERT_EQ(events->size(), total);
   EXPECT_THAT(store_->CheckConsistency(), IsOk());
+  EXPECT_EQ(store_->commits_written(), total);
+  EXPECT_GE(store_->group_writes(), 1u);
+  EXPECT_LE(store_->group_writes(), total);
   Reopen(GetParam());
   EXPECT_EQ(store_->LastGlobalSequence(), total);
 }
