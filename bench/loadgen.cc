@@ -221,6 +221,8 @@ class OwnServer {
 
 struct OpStats {
   std::vector<int64_t> latency_ns;
+  // Serialized size of the successful responses, summed.
+  int64_t response_bytes = 0;
   int64_t errors = 0;
   std::map<int, int64_t> error_codes;
 };
@@ -329,6 +331,7 @@ class Runner {
         OpStats& from = slot->stats[op];
         to.latency_ns.insert(to.latency_ns.end(), from.latency_ns.begin(), from.latency_ns.end());
         to.errors += from.errors;
+        to.response_bytes += from.response_bytes;
         for (auto [code, n] : from.error_codes) to.error_codes[code] += n;
       }
     }
@@ -408,6 +411,20 @@ class Runner {
     }
   }
 
+  // The size of `slot`'s response as it crossed the wire.
+  static int64_t ResponseBytes(const Slot& slot) {
+    switch (slot.op) {
+      case kSubmit:
+        return static_cast<int64_t>(slot.submit_response.ByteSizeLong());
+      case kStatus:
+        return static_cast<int64_t>(slot.status_response.ByteSizeLong());
+      case kList:
+        return static_cast<int64_t>(slot.list_response.ByteSizeLong());
+      default:
+        return 0;
+    }
+  }
+
   void Done(Slot* slot, const grpc::Status& status) {
     Clock::time_point now = Clock::now();
     if (measuring_ && slot->started >= measure_start_) {
@@ -415,6 +432,7 @@ class Runner {
       if (status.ok()) {
         stats.latency_ns.push_back(
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot->started).count());
+        stats.response_bytes += ResponseBytes(*slot);
       } else {
         ++stats.errors;
         ++stats.error_codes[status.error_code()];
@@ -677,8 +695,8 @@ int Main() {
                                  absl::Seconds(absl::GetFlag(FLAGS_duration_s)), server_pid));
   }
 
-  std::printf("\n%-7s %-26s %9s %7s %10s %8s %8s %11s %11s\n", "phase", "rpc", "calls", "errors",
-              "rate/s", "p50 ms", "p99 ms", "server cpu", "client cpu");
+  std::printf("\n%-7s %-26s %9s %7s %10s %8s %8s %8s %11s %11s\n", "phase", "rpc", "calls",
+              "errors", "rate/s", "p50 ms", "p99 ms", "resp B", "server cpu", "client cpu");
   double empty_rate = 0, status_rate = 0, submit_rate = 0;
   for (PhaseResult& r : results) {
     bool first = true;
@@ -689,9 +707,10 @@ int Main() {
       double rate = s.latency_ns.size() / r.seconds;
       std::string errors = absl::StrCat(s.errors);
       std::printf(
-          "%-7s %-26s %9zu %7s %10.0f %8.2f %8.2f %11s %11s\n", r.name.c_str(), kOpNames[op],
+          "%-7s %-26s %9zu %7s %10.0f %8.2f %8.2f %8.0f %11s %11s\n", r.name.c_str(), kOpNames[op],
           s.latency_ns.size(), errors.c_str(), rate, Percentile(s.latency_ns, 0.50),
           Percentile(s.latency_ns, 0.99),
+          s.latency_ns.empty() ? 0.0 : static_cast<double>(s.response_bytes) / s.latency_ns.size(),
           first && r.server_cpu >= 0 ? absl::StrFormat("%.2f cores", r.server_cpu).c_str() : "",
           first ? absl::StrFormat("%.2f cores", r.client_cpu).c_str() : "");
       for (auto [code, n] : s.error_codes) {

@@ -151,7 +151,8 @@ Governance::Governance(store::Store* store, const model::PackRegistry* registry,
     : store_(store),
       registry_(registry),
       options_(std::move(options)),
-      cache_({.capacity = options_.snapshot_cache_entries}) {}
+      cache_({.capacity = options_.snapshot_cache_entries}),
+      status_cache_({.capacity = options_.snapshot_cache_entries}) {}
 
 absl::StatusOr<std::shared_ptr<const model::CompiledPack>> Governance::PinnedPack(
     const v1::Service& service) const {

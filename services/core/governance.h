@@ -47,6 +47,7 @@
 #include "engine/lifecycle/lifecycle.h"
 #include "engine/model/pack.h"
 #include "engine/store/store.h"
+#include "services/core/etag_cache.h"
 #include "services/core/principal.h"
 #include "services/core/snapshot_cache.h"
 #include "varav/v1/lifecycle_service.pb.h"
@@ -62,7 +63,7 @@ struct GovernanceOptions {
   std::string default_pack;
   // Default 4096: services whose snapshot the command path keeps after a commit (see
   // snapshot_cache.h), so that the next command on them skips re-reading and re-binding their
-  // outputs. 0 turns the cache off.
+  // outputs; also the number of GetGateStatus answers kept (etag_cache.h). 0 turns both off.
   size_t snapshot_cache_entries = 4096;
 };
 
@@ -128,8 +129,10 @@ class Governance {
   absl::StatusOr<v1::EvaluateExpressionResponse> EvaluateExpression(
       const v1::EvaluateExpressionRequest& request, const Principal& principal) const;
 
-  // The command path's snapshot cache, for tests and benchmarks that look at its counters.
+  // The command path's snapshot cache and the gate status cache, for tests and benchmarks that
+  // look at their counters.
   const SnapshotCache& snapshot_cache() const { return cache_; }
+  const EtagCache<v1::GetGateStatusResponse>& status_cache() const { return status_cache_; }
 
  private:
   struct MutationCall;
@@ -151,6 +154,8 @@ class Governance {
   const GovernanceOptions options_;
   // Thread-safe by itself; mutable because the const mutations keep it.
   mutable SnapshotCache cache_;
+  // GetGateStatus answers by (service, requested gate), valid at the service's etag.
+  mutable EtagCache<v1::GetGateStatusResponse> status_cache_;
 };
 
 }  // namespace varav::core

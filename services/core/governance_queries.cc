@@ -59,7 +59,9 @@ std::vector<v1::OutputType> MissingOutputs(const model::CompiledPack& pack, absl
     if (service.output_revisions().count(type.id()) > 0 || also_present.contains(type.id())) {
       continue;
     }
+    // The field schemas, the bulk of an output type, are left out: GetRulePack has them.
     missing.push_back(type);
+    missing.back().clear_fields();
   }
   return missing;
 }
@@ -278,6 +280,14 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
                                                       "' of service '", service.id(), "'"));
   }
 
+  // Everything below but a dry run follows from the stored state at this etag.
+  const std::string cache_key = absl::StrCat(service.id(), "\n", request.gate());
+  if (std::shared_ptr<const v1::GetGateStatusResponse> hit =
+          status_cache_.Find(cache_key, service.etag())) {
+    return *hit;
+  }
+  const std::string etag = service.etag();
+
   v1::GetGateStatusResponse response;
   *response.mutable_gate() = *gate;
   const v1::GateSummary& latest = service.latest_evaluation();
@@ -309,6 +319,10 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
   }
   *response.mutable_open_conditions() = service.open_conditions();
   *response.mutable_service() = std::move(service);
+  // A dry run evaluates at the current time, so only stored evaluations are kept.
+  if (!response.dry_run()) {
+    status_cache_.Put(cache_key, etag, std::make_shared<const v1::GetGateStatusResponse>(response));
+  }
   return response;
 }
 

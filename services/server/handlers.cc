@@ -21,10 +21,10 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Delegate(
     CallDispatcher* dispatcher, grpc::CallbackServerContext* context, absl::string_view method,
     const Request* request, Response* response,
-    absl::StatusOr<Response> (core::Governance::*fn)(const Request&, const core::Principal&)
-        const) {
+    absl::StatusOr<Response> (core::Governance::*fn)(const Request&, const core::Principal&) const,
+    CallDispatcher::Where where) {
   return dispatcher->Handle(
-      context, method, RequestIdOf(*request),
+      context, method, RequestIdOf(*request), where,
       [request, response, fn](const core::Governance& governance,
                               const core::Principal& principal) -> absl::Status {
         absl::StatusOr<Response> result = (governance.*fn)(*request, principal);
@@ -88,7 +88,7 @@ CallDispatcher::CallDispatcher(const Authenticator* auth, DispatcherOptions opti
 
 grpc::ServerUnaryReactor* CallDispatcher::Handle(grpc::CallbackServerContext* context,
                                                  absl::string_view method, std::string request_id,
-                                                 Work work) {
+                                                 Where where, Work work) {
   const absl::Time start = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (request_id.empty()) {
@@ -110,6 +110,10 @@ grpc::ServerUnaryReactor* CallDispatcher::Handle(grpc::CallbackServerContext* co
            grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         absl::StrCat("server busy: ", options_.max_inflight,
                                      " calls in flight; retry with backoff")));
+    return reactor;
+  }
+  if (where == Where::kInline) {
+    Run(context, reactor, method, std::move(request_id), start, work);
     return reactor;
   }
   pool_.Submit([this, context, reactor, method, request_id = std::move(request_id), start,
@@ -190,12 +194,15 @@ absl::StatusOr<core::Principal> CallDispatcher::Authenticate(
       "missing credentials: send `authorization: Bearer <token>` metadata");
 }
 
-#define VARAV_DELEGATE(Service, Method)                                                     \
+// kWorker for calls that may wait (mutations wait for their group write) or run long; kInline for
+// short reads, which never wait (see engine/store/store.h) and would pay more for the hand-off to
+// a worker than for their own work.
+#define VARAV_DELEGATE(Service, Method, Place)                                              \
   grpc::ServerUnaryReactor* Service##Handler::Method(grpc::CallbackServerContext* context,  \
                                                      const v1::Method##Request* request,    \
                                                      v1::Method##Response* response) {      \
     return Delegate(dispatcher_, context, "varav.v1." #Service "Service/" #Method, request, \
-                    response, &core::Governance::Method);                                   \
+                    response, &core::Governance::Method, CallDispatcher::Where::Place);     \
   }
 
 grpc::ServerWriteReactor<v1::WatchEventsResponse>* LifecycleHandler::WatchEvents(
@@ -211,26 +218,26 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* LifecycleHandler::WatchEvents
                             governance_.load(std::memory_order_acquire));
 }
 
-VARAV_DELEGATE(Lifecycle, RegisterService)
-VARAV_DELEGATE(Lifecycle, GetService)
-VARAV_DELEGATE(Lifecycle, ListServices)
-VARAV_DELEGATE(Lifecycle, SubmitOutput)
-VARAV_DELEGATE(Lifecycle, GetOutput)
-VARAV_DELEGATE(Lifecycle, ListOutputs)
-VARAV_DELEGATE(Lifecycle, RecordAssessment)
-VARAV_DELEGATE(Lifecycle, AdvanceStage)
-VARAV_DELEGATE(Lifecycle, CheckGate)
-VARAV_DELEGATE(Lifecycle, RequestGateReview)
-VARAV_DELEGATE(Lifecycle, GetGateStatus)
-VARAV_DELEGATE(Lifecycle, RecordDecision)
-VARAV_DELEGATE(Lifecycle, ResumeFromHold)
-VARAV_DELEGATE(Lifecycle, MigratePack)
-VARAV_DELEGATE(Lifecycle, ListEvents)
-VARAV_DELEGATE(Lifecycle, VerifyAuditTrail)
-VARAV_DELEGATE(Rules, ListRulePacks)
-VARAV_DELEGATE(Rules, GetRulePack)
-VARAV_DELEGATE(Rules, ValidateRulePack)
-VARAV_DELEGATE(Rules, EvaluateExpression)
+VARAV_DELEGATE(Lifecycle, RegisterService, kWorker)
+VARAV_DELEGATE(Lifecycle, GetService, kInline)
+VARAV_DELEGATE(Lifecycle, ListServices, kInline)
+VARAV_DELEGATE(Lifecycle, SubmitOutput, kWorker)
+VARAV_DELEGATE(Lifecycle, GetOutput, kInline)
+VARAV_DELEGATE(Lifecycle, ListOutputs, kInline)
+VARAV_DELEGATE(Lifecycle, RecordAssessment, kWorker)
+VARAV_DELEGATE(Lifecycle, AdvanceStage, kWorker)
+VARAV_DELEGATE(Lifecycle, CheckGate, kInline)
+VARAV_DELEGATE(Lifecycle, RequestGateReview, kWorker)
+VARAV_DELEGATE(Lifecycle, GetGateStatus, kInline)
+VARAV_DELEGATE(Lifecycle, RecordDecision, kWorker)
+VARAV_DELEGATE(Lifecycle, ResumeFromHold, kWorker)
+VARAV_DELEGATE(Lifecycle, MigratePack, kWorker)
+VARAV_DELEGATE(Lifecycle, ListEvents, kInline)
+VARAV_DELEGATE(Lifecycle, VerifyAuditTrail, kWorker)
+VARAV_DELEGATE(Rules, ListRulePacks, kInline)
+VARAV_DELEGATE(Rules, GetRulePack, kInline)
+VARAV_DELEGATE(Rules, ValidateRulePack, kWorker)
+VARAV_DELEGATE(Rules, EvaluateExpression, kWorker)
 
 #undef VARAV_DELEGATE
 

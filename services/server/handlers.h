@@ -4,7 +4,10 @@
 //
 // Every unary call goes through CallDispatcher::Handle, which in order:
 //   1. refuses with RESOURCE_EXHAUSTED when --max_inflight calls are already being handled;
-//   2. queues the call on the worker pool (handlers must not block gRPC's threads);
+//   2. queues the call on the worker pool (handlers must not block gRPC's threads), except short
+//      reads (GetService, ListServices, GetOutput, ListOutputs, CheckGate, GetGateStatus,
+//      ListEvents, ListRulePacks, GetRulePack), which never wait on storage and run inline on
+//      gRPC's thread: handing them to a worker would cost more than they do;
 //   3. answers DEADLINE_EXCEEDED / CANCELLED without doing any work when the deadline has passed or
 //      the client went away while the call was queued;
 //   4. answers UNAVAILABLE until the server is ready (store open, packs loaded) and once it drains;
@@ -69,8 +72,11 @@ class CallDispatcher {
   // Runs `work` for the call `context` on a worker (see the file comment) and finishes the call's
   // default reactor with its status. `work` fills the response on success.
   using Work = std::function<absl::Status(const core::Governance&, const core::Principal&)>;
+  // Where `work` runs: on a worker (calls that may wait: mutations wait for their group write) or
+  // inline on gRPC's callback thread (short reads, which never wait on storage).
+  enum class Where { kWorker, kInline };
   grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, absl::string_view method,
-                                   std::string request_id, Work work);
+                                   std::string request_id, Where where, Work work);
 
   // From now on new calls are refused with UNAVAILABLE (clients retry elsewhere or later);
   // calls already admitted run to completion.

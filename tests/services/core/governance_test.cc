@@ -899,6 +899,39 @@ TEST_F(GovernanceTest, RefusesAStaleEtagOfACachedSnapshotAndWritesNothing) {
   EXPECT_EQ(applied->service().output_revisions().size(), 3u);
 }
 
+// A gate status is kept per etag: asked again at the same etag it is the same answer (from the
+// cache), and once the service changes it is computed anew.
+TEST_F(GovernanceTest, AnswersGateStatusFromTheCacheOnlyWhileTheEtagHolds) {
+  const std::string id = "svc-status-cache";
+  Register(id, "envision");
+  ASSERT_THAT(Submit(id, "vision", GateAOutputs()[0].second), IsOk());
+  v1::GetGateStatusRequest request;
+  request.set_service_id(id);
+  auto first = gov().GetGateStatus(request, Reader());
+  ASSERT_THAT(first, IsOk());
+  ASSERT_FALSE(first->dry_run());
+  // The missing outputs come without their field schemas.
+  ASSERT_THAT(first->missing_outputs(), Not(IsEmpty()));
+  for (const v1::OutputType& t : first->missing_outputs()) {
+    EXPECT_FALSE(t.id().empty());
+    EXPECT_THAT(t.fields(), IsEmpty());
+  }
+  const uint64_t hits = gov().status_cache().hits();
+  auto second = gov().GetGateStatus(request, Reader());
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(gov().status_cache().hits(), hits + 1);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*first, *second));
+
+  ASSERT_THAT(Submit(id, "team", GateAOutputs()[3].second), IsOk());
+  auto third = gov().GetGateStatus(request, Reader());
+  ASSERT_THAT(third, IsOk());
+  EXPECT_EQ(gov().status_cache().hits(), hits + 1);
+  EXPECT_NE(third->service().etag(), first->service().etag());
+  EXPECT_EQ(third->missing_outputs_size(), first->missing_outputs_size() - 1);
+  EXPECT_NE(third->service().latest_evaluation().evaluation_id(),
+            first->service().latest_evaluation().evaluation_id());
+}
+
 TEST_F(GovernanceTest, AppliesOnlyOneOfConcurrentChangesReadingTheSameEtag) {
   const std::string id = "svc-race";
   Register(id, "envision");
