@@ -383,7 +383,9 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
     return absl::InvalidArgumentError(
         "document.sha256: must be the document's SHA-256 as 64 lower-case hex digits");
   }
-  std::vector<std::string> problems = model::CheckOutputFields(type->fields(), cmd.fields);
+  cel::Value fields_value;
+  std::vector<std::string> problems =
+      model::CheckOutputFields(type->fields(), cmd.fields, &fields_value);
   if (!problems.empty()) {
     for (std::string& p : problems) p = absl::StrCat("fields.", p);
     return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
@@ -404,7 +406,12 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   out.set_stage(s.stage());
   out.set_cycle(s.cycle());
   work.transition.outputs.push_back(out);
-  work.snapshot.latest_outputs[cmd.output_type] = LatestOutput(std::move(out));
+  // Bound from the pass that checked the fields, so the gate evaluation below converts nothing.
+  LatestOutput latest(std::move(out));
+  latest.bound = std::make_shared<const cel::Value>(
+      model::OutputValue(*latest.record, std::move(fields_value)));
+  latest.bound_digest = work.pack->digest();
+  work.snapshot.latest_outputs[cmd.output_type] = std::move(latest);
 
   // The review rests on its evaluation: a passed rule that read an older revision of this output
   // no longer speaks for the current evidence.

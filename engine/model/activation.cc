@@ -430,6 +430,14 @@ std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
   return problems;
 }
 
+std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
+                                           const google::protobuf::Struct& fields,
+                                           cel::Value* value) {
+  std::vector<std::string> problems;
+  *value = ConvertObject(schema, fields, "", &problems);
+  return problems;
+}
+
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
                                 const v1::GateInput& input) {
   cel::Activation act;
@@ -475,13 +483,17 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
 }
 
 Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& o) {
+  return OutputValue(o, FieldsValue(type.fields(), o.fields()));
+}
+
+Value OutputValue(const v1::OutputRevision& o, Value fields) {
   Entries e;
   Put(e, "revision", Value::Int(o.revision()));
   Put(e, "status", Interned(OutputStatusWord(o.status())));
   if (o.has_submitted_at()) Put(e, "submitted_at", Value::Timestamp(ToTime(o.submitted_at())));
   Put(e, "submitted_by", Str(o.submitted_by()));
   if (o.has_document()) Put(e, "document", DocumentValue(o.document()));
-  Put(e, "fields", FieldsValue(type.fields(), o.fields()));
+  Put(e, "fields", std::move(fields));
   return Value::Map(std::move(e));
 }
 

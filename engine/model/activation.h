@@ -83,6 +83,11 @@ cel::Value FieldsValue(const FieldSchemas& schema, const google::protobuf::Struc
 // not listed, malformed timestamps.
 std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
                                            const google::protobuf::Struct& fields);
+// The same, also setting `*value` to FieldsValue(schema, fields) from the same pass over the
+// fields, for a caller that binds what it has just checked.
+std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
+                                           const google::protobuf::Struct& fields,
+                                           cel::Value* value);
 
 // Binds every variable above for an evaluation of `gate` of `pack`. Outputs and assessments whose
 // ids the pack does not declare are not bound.
@@ -94,6 +99,9 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
 // revision and bind it again in later evaluations (GateSubject::bound_outputs) instead of
 // converting the revision's fields anew each time.
 cel::Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& revision);
+// The same with the revision's fields already bound: `fields` must be
+// FieldsValue(type.fields(), revision.fields()).
+cel::Value OutputValue(const v1::OutputRevision& revision, cel::Value fields);
 
 // A gate's input borrowed from stored records instead of copied into a v1::GateInput: the command
 // path binds outputs' fields to CEL straight from the stored OutputRevisions. Bound exactly as the

@@ -537,7 +537,7 @@ void Store::SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBa
     prev_hash = std::move(hash);
   }
   p.next.set_last_event_hash(std::move(prev_hash));
-  batch.Put(cf_->services, ToSlice(id), SerializeDeterministic(p.next));
+  batch.Put(cf_->services, ToSlice(id), p.next.SerializeAsString());
   if (!p.prepared.empty()) {
     result.first_global_sequence = first_sequence;
     result.last_global_sequence = first_sequence + p.prepared.size() - 1;
@@ -553,7 +553,7 @@ void Store::SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBa
     record.set_first_global_sequence(result.first_global_sequence);
     record.set_last_global_sequence(result.last_global_sequence);
     record.set_etag(result.service.etag());
-    batch.Put(cf_->idempotency, ToSlice(m.request_id), SerializeDeterministic(record));
+    batch.Put(cf_->idempotency, ToSlice(m.request_id), record.SerializeAsString());
   }
 }
 
@@ -617,11 +617,11 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
                                                    "' already exists"));
     }
     if (!s.IsNotFound()) return FromRocksDb(s, absl::StrCat("reading output ", Printable(key)));
-    batch.Put(cf_->outputs, ToSlice(key), SerializeDeterministic(o));
+    // Stored records need no canonical form: only hashed bytes (events) do.
+    batch.Put(cf_->outputs, ToSlice(key), o.SerializeAsString());
   }
   for (const v1::Assessment& a : m.assessments) {
-    batch.Put(cf_->assessments, ToSlice(AssessmentKey(id, a.principle())),
-              SerializeDeterministic(a));
+    batch.Put(cf_->assessments, ToSlice(AssessmentKey(id, a.principle())), a.SerializeAsString());
   }
   seen.clear();
   for (const EvaluationBlob& e : m.evaluations) {
@@ -635,7 +635,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   }
   for (const v1::Decision& d : m.decisions) {
     batch.Put(cf_->decisions, ToSlice(DecisionKey(id, d.gate(), d.cycle(), d.number())),
-              SerializeDeterministic(d));
+              d.SerializeAsString());
   }
 
   next.set_etag(NewEtag());

@@ -328,7 +328,7 @@ absl::StatusOr<Response> Governance::Mutate(
     m.decisions = std::move(transition.decisions);
     if (transition.evaluation) {
       m.evaluations.push_back({.id = std::move(transition.evaluation_id),
-                               .bytes = store::SerializeDeterministic(*transition.evaluation)});
+                               .bytes = transition.evaluation->SerializeAsString()});
     }
     m.events = std::move(transition.events);
     m.request_id = std::string(call.request_id);
@@ -337,7 +337,7 @@ absl::StatusOr<Response> Governance::Mutate(
     // replays in the same atomic write.
     m.make_response = [&response](const store::CommitResult& result) {
       *response.mutable_service() = result.service;
-      return store::SerializeDeterministic(response);
+      return response.SerializeAsString();
     };
     // Commit waits for durability itself, also before it refuses.
     unsynced = false;
