@@ -237,10 +237,10 @@ model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
   return subject;
 }
 
-// Gives every output of `subject` (all taken from `snapshot`, in its order) its binding under
-// `pack`, building and keeping in the snapshot the ones it lacks: a snapshot that outlives the
-// command (the shell's cache) then binds each revision once.
-void BindOutputs(const model::CompiledPack& pack, ServiceSnapshot& snapshot,
+// Gives every output and assessment of `subject` (all taken from `snapshot`, in its order) its
+// binding (outputs under `pack`), building and keeping in the snapshot the ones it lacks: a
+// snapshot that outlives the command (the shell's cache) then binds each record once.
+void BindRecords(const model::CompiledPack& pack, ServiceSnapshot& snapshot,
                  model::GateSubject& subject) {
   subject.bound_outputs.assign(subject.outputs.size(), nullptr);
   for (size_t i = 0; i < subject.outputs.size(); ++i) {
@@ -254,6 +254,13 @@ void BindOutputs(const model::CompiledPack& pack, ServiceSnapshot& snapshot,
       latest.bound_digest = pack.digest();
     }
     subject.bound_outputs[i] = latest.bound.get();
+  }
+  subject.bound_assessments.assign(subject.assessments.size(), nullptr);
+  for (size_t i = 0; i < subject.assessments.size(); ++i) {
+    const v1::Assessment& a = *subject.assessments[i];
+    std::shared_ptr<const cel::Value>& bound = snapshot.assessment_bindings[a.principle()];
+    if (bound == nullptr) bound = std::make_shared<const cel::Value>(model::AssessmentValue(a));
+    subject.bound_assessments[i] = bound.get();
   }
 }
 
@@ -272,7 +279,7 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   const v1::Gate* gate = GateForStage(*work.pack, service.stage());
   if (gate == nullptr) return absl::OkStatus();  // a pack without a gate for this stage
   model::GateSubject subject = SubjectOf(work.snapshot, context.now, {});
-  BindOutputs(*work.pack, work.snapshot, subject);
+  BindRecords(*work.pack, work.snapshot, subject);
   VARAV_ASSIGN_OR_RETURN(v1::GateEvaluation evaluation,
                          model::EvaluateGate(*work.pack, gate->id(), subject));
 
@@ -496,6 +503,7 @@ absl::Status DoRecordAssessment(Work& work, const RecordAssessment& cmd, const C
   assessment.set_stage(s.stage());
   assessment.set_cycle(s.cycle());
   work.snapshot.assessments[cmd.principle] = assessment;
+  work.snapshot.assessment_bindings.erase(cmd.principle);
   work.transition.assessments.push_back(assessment);
 
   EventFactory events(context, work.transition);

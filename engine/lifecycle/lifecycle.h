@@ -88,6 +88,10 @@ struct ServiceSnapshot {
   absl::flat_hash_map<std::string, LatestOutput> latest_outputs;
   // The stored assessment of every assessed principle, keyed by its principle.
   absl::flat_hash_map<std::string, v1::Assessment> assessments;
+  // CEL bindings (model::AssessmentValue) of entries of `assessments`, by principle, kept so that
+  // a snapshot held across commands binds each assessment once. Optional: a missing entry is
+  // built when needed. Whoever replaces an assessment must drop its binding (Apply does).
+  absl::flat_hash_map<std::string, std::shared_ptr<const cel::Value>> assessment_bindings;
   // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included).
   std::vector<v1::Decision> gate_decisions;
   // The evaluation `service.latest_evaluation` summarises, when one exists. Read only while the

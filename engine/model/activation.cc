@@ -283,7 +283,7 @@ Value AssessmentValue(const v1::GateInput::Assessment& a) {
   return Value::Map(std::move(e));
 }
 
-Value AssessmentValue(const v1::Assessment& a) {
+Value StoredAssessmentValue(const v1::Assessment& a) {
   Entries e;
   Put(e, "score", Value::Double(a.score()));
   Put(e, "answered", Value::Int(a.answered()));
@@ -348,6 +348,10 @@ void CollectOutputsRead(const cel::Expr* e, std::set<std::string>& out) {
 }
 
 }  // namespace
+
+Value AssessmentValue(const v1::Assessment& assessment) {
+  return StoredAssessmentValue(assessment);
+}
 
 Type FieldCelType(const v1::FieldSchema& field, absl::string_view object_prefix) {
   return FieldCelTypeNamed(field, absl::StrCat(object_prefix, ".", field.name()));
@@ -521,11 +525,17 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
   Entries assessments;
   assessments.reserve(subject.assessments.size());
   seen.clear();
-  for (const v1::Assessment* a : subject.assessments) {
+  const bool bound_assessments = subject.bound_assessments.size() == subject.assessments.size();
+  for (size_t i = 0; i < subject.assessments.size(); ++i) {
+    const v1::Assessment* a = subject.assessments[i];
     if (pack.FindPrinciple(a->principle()) == nullptr || !seen.insert(a->principle()).second) {
       continue;
     }
-    Put(assessments, a->principle(), AssessmentValue(*a));
+    if (bound_assessments && subject.bound_assessments[i] != nullptr) {
+      Put(assessments, a->principle(), *subject.bound_assessments[i]);
+    } else {
+      Put(assessments, a->principle(), StoredAssessmentValue(*a));
+    }
   }
   act.Bind("assessments", Value::Map(std::move(assessments)));
 

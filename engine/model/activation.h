@@ -103,6 +103,11 @@ cel::Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& rev
 // FieldsValue(type.fields(), revision.fields()).
 cel::Value OutputValue(const v1::OutputRevision& revision, cel::Value fields);
 
+// The value `assessments.<principle>` has for one stored assessment (a varav.Assessment object).
+// Immutable once built, and independent of the pack, so it may be kept and bound again
+// (GateSubject::bound_assessments).
+cel::Value AssessmentValue(const v1::Assessment& assessment);
+
 // A gate's input borrowed from stored records instead of copied into a v1::GateInput: the command
 // path binds outputs' fields to CEL straight from the stored OutputRevisions. Bound exactly as the
 // equivalent GateInput (see lifecycle::BuildGateInput) would be. The pointers are not owned and
@@ -117,6 +122,9 @@ struct GateSubject {
   std::vector<const cel::Value*> bound_outputs;
   // Every assessment, ordered by principle.
   std::vector<const v1::Assessment*> assessments;
+  // Optional, parallel to `assessments` like `bound_outputs`: AssessmentValue of each, already
+  // built; a null entry is built during binding.
+  std::vector<const cel::Value*> bound_assessments;
   // The open conditions.
   std::vector<const v1::Condition*> conditions;
   google::protobuf::Timestamp now;

@@ -834,7 +834,10 @@ TEST_F(GovernanceTest, CachedSnapshotsGiveTheSameResultsAsStoredOnes) {
     // A second revision of an output already bound in the cached snapshot.
     ASSERT_THAT(g.SubmitOutput(SubmitRequest(id, "vision", GateAOutputs()[0].second), Editor()),
                 IsOk());
-    for (const auto& [principle, answers] : GateAAssessments()) {
+    // P1 is assessed again at the end with other answers: its kept binding must not outlive it.
+    auto assessments = GateAAssessments();
+    assessments.emplace_back("P1", std::vector<v1::AnswerValue>(6, v1::ANSWER_VALUE_NO));
+    for (const auto& [principle, answers] : assessments) {
       v1::RecordAssessmentRequest r;
       r.set_etag(Etag(id));
       r.set_service_id(id);
@@ -864,7 +867,9 @@ TEST_F(GovernanceTest, CachedSnapshotsGiveTheSameResultsAsStoredOnes) {
   EXPECT_EQ(finals[0].last_event_sequence(), finals[1].last_event_sequence());
   // Every command after the registration found its snapshot in the cache.
   EXPECT_EQ(gov().snapshot_cache().hits() - hits_before,
-            GateAOutputs().size() + 1 + GateAAssessments().size());
+            GateAOutputs().size() + 1 + GateAAssessments().size() + 1);
+  // The second P1 assessment changed the gate's outcome in both runs alike.
+  EXPECT_NE(checks[0][checks[0].size() - 1], checks[0][checks[0].size() - 2]);
   EXPECT_EQ(uncached.snapshot_cache().hits(), 0u);
   EXPECT_THAT(store_->VerifyChain("svc-cached"), IsOk());
 }
