@@ -333,7 +333,9 @@ absl::Mutex& Store::StripeFor(absl::string_view key) {
 absl::Status Store::ReadBarrier() {
   // Commits become visible only once their group write returned, and with `sync` on that write
   // was synced first (see the header): whatever a reader saw is durable already. What is left is
-  // the latched failure, after which nothing more is acknowledged.
+  // the latched failure, after which nothing more is acknowledged. Reads call this every time, so
+  // the healthy case takes no lock.
+  if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   absl::MutexLock lock(&sync_mu_);
   return sync_error_;
 }
@@ -452,7 +454,7 @@ namespace {
 constexpr size_t kBatchHeader = 12;
 
 // One batch holding the records of `batches` in order; nullopt when a batch's representation is
-// not the plain one (then the caller writes them one by one).
+// not the plain one.
 std::optional<rocksdb::WriteBatch> Concatenate(const std::vector<rocksdb::WriteBatch*>& batches) {
   size_t bytes = kBatchHeader;
   uint64_t count = 0;
@@ -474,12 +476,9 @@ std::optional<rocksdb::WriteBatch> Concatenate(const std::vector<rocksdb::WriteB
 }  // namespace
 
 void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
-  {
-    absl::MutexLock lock(&sync_mu_);
-    if (!sync_error_.ok()) {
-      for (PendingCommit* p : group) p->status = sync_error_;
-      return;
-    }
+  if (absl::Status failed = ReadBarrier(); !failed.ok()) {
+    for (PendingCommit* p : group) p->status = failed;
+    return;
   }
   // Only the group's leader runs this, one group at a time: global sequences are allocated in
   // the order the groups reach the WAL.
@@ -493,24 +492,27 @@ void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  absl::Status written;
-  if (batches.size() == 1) {
-    written = FromRocksDb(db_->Write(write_options, batches[0]), "committing a write group");
-  } else if (std::optional<rocksdb::WriteBatch> joined = Concatenate(batches)) {
-    written = FromRocksDb(db_->Write(write_options, &*joined), "committing a write group");
-  } else {
-    // One write per commit, in order, the last one synced: the same outcome, with more writes.
-    for (size_t i = 0; i < batches.size() && written.ok(); ++i) {
-      rocksdb::WriteOptions each;
-      each.sync = options_.sync && i + 1 == batches.size();
-      written = FromRocksDb(db_->Write(each, batches[i]), "committing a write group");
+  std::optional<rocksdb::WriteBatch> joined;
+  if (batches.size() > 1) {
+    joined = Concatenate(batches);
+    if (!joined.has_value()) {
+      // Every batch here is made by CommitLocked without protection info, so this is a bug;
+      // nothing was written, so the store stays usable.
+      for (PendingCommit* p : group) {
+        p->status = absl::InternalError("a commit's write batch has an unexpected layout");
+      }
+      return;
     }
   }
+  const absl::Status written =
+      FromRocksDb(db_->Write(write_options, joined.has_value() ? &*joined : batches[0]),
+                  "committing a write group");
   absl::MutexLock lock(&sync_mu_);
   if (!written.ok()) {
     // The WAL's state on disk is unknown now; refuse to acknowledge anything further.
     sync_error_ =
         absl::Status(written.code(), absl::StrCat(written.message(), " (store is now unusable)"));
+    failed_.store(true, std::memory_order_release);
     for (PendingCommit* p : group) {
       if (p->status.ok()) p->status = sync_error_;
     }
@@ -518,6 +520,9 @@ void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
   }
   next_global_sequence_ = next_sequence;
   commits_written_.fetch_add(group.size(), std::memory_order_relaxed);
+  batch_bytes_written_.fetch_add(
+      joined.has_value() ? joined->GetDataSize() : batches[0]->GetDataSize(),
+      std::memory_order_relaxed);
   group_writes_.fetch_add(1, std::memory_order_relaxed);
   // Waiters on new events (AwaitEventsAfter) are woken by this lock's release.
   durable_global_sequence_.store(next_sequence - 1, std::memory_order_release);
@@ -689,7 +694,6 @@ absl::StatusOr<std::optional<std::string>> Store::LookupRequest(absl::string_vie
                                                                 absl::string_view request_hash) {
   VARAV_ASSIGN_OR_RETURN(std::optional<v1::RequestRecord> record, ReadRequestRecord(request_id));
   if (!record.has_value()) return std::nullopt;
-  // Both answers rest on the record, which may not be durable yet.
   VARAV_RETURN_IF_ERROR(ReadBarrier());
   if (record->request_hash() != request_hash) {
     return absl::InvalidArgumentError(

@@ -262,10 +262,14 @@ class Store {
   // O(database); not for request paths.
   absl::Status CheckConsistency();
 
-  // Commits written and the group writes that carried them, since Open (for benchmarks: their
-  // ratio is the mean group size).
+  // Commits written, the group writes that carried them, and the bytes of their write batches
+  // (what each group appends to the WAL, record framing aside), since Open. For benchmarks: the
+  // mean group size, and the bytes a command writes.
   uint64_t commits_written() const { return commits_written_.load(std::memory_order_relaxed); }
   uint64_t group_writes() const { return group_writes_.load(std::memory_order_relaxed); }
+  uint64_t batch_bytes_written() const {
+    return batch_bytes_written_.load(std::memory_order_relaxed);
+  }
 
   // --- Consumer cursors (e.g. the NATS publisher's position), kept in metadata. ---
 
@@ -330,8 +334,11 @@ class Store {
   // The latched write failure, and waiters for new events.
   absl::Mutex sync_mu_;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+  // Set once with sync_error_, so that reads check for a failure without taking sync_mu_.
+  std::atomic<bool> failed_{false};
   std::atomic<uint64_t> commits_written_{0};
   std::atomic<uint64_t> group_writes_{0};
+  std::atomic<uint64_t> batch_bytes_written_{0};
   // Highest durable global sequence; written under sync_mu_, read without it.
   std::atomic<uint64_t> durable_global_sequence_{0};
 };

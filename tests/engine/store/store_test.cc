@@ -870,8 +870,8 @@ TEST_F(SnapshotTest, LoadSnapshotReportsANamedOutputThatIsMissingAsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, ::testing::HasSubstr("vision")));
 }
 
-// A refusal inside Commit may rest on a write another committer has handed to RocksDB but not
-// yet synced; it must answer only once that write is durable.
+// A refusal inside Commit, or by a caller after LoadSnapshot, rests only on durable writes: a
+// commit becomes visible only once its group write is synced.
 TEST_F(SnapshotTest, ARefusedCommitAnswersOnlyAfterWhatItSawIsDurable) {
   v1::Service created = store_->Commit(testing::CreateMutation(MakeService("svc")))->service;
   std::atomic<bool> stop{false};
