@@ -230,30 +230,22 @@ absl::StatusOr<lifecycle::ServiceSnapshot> ToLifecycle(store::ServiceState state
 
 }  // namespace
 
-// The snapshot is read without waiting for durability (Store::LoadSnapshot): a commit built on it
-// waits for everything it read, and a refusal after the read first calls the store's
-// ReadBarrier, so that no answer rests on state a crash could take away.
-//
-// A snapshot from the cache (SnapshotCache) is the durable state at the request's etag, so it
-// needs no barrier. A call that fails while working on one is answered by running it again from
-// the store: every refusal then comes from the current stored state, exactly as without the cache
-// (for instance ABORTED, and not a refusal of the command, when the etag went stale meanwhile).
+// Everything the store returns is durable (engine/store/store.h), and so is a snapshot from the
+// cache (SnapshotCache): the state a commit at the request's etag made. A call that fails while
+// working on one is answered by running it again from the store: every refusal then comes from the
+// current stored state, exactly as without the cache (for instance ABORTED, and not a refusal of
+// the command, when the etag went stale meanwhile).
 template <typename Response>
 absl::StatusOr<Response> Governance::Mutate(
     const MutationCall& call, const Principal& principal,
     const std::function<void(const lifecycle::Transition&, Response&)>& fill) const {
-  // True while the call has read state it has not yet handed to a Commit (which waits by itself).
-  bool unsynced = false;
   auto attempt = [&](std::optional<lifecycle::ServiceSnapshot> cached) -> absl::StatusOr<Response> {
     std::optional<store::ServiceState> state;
     const v1::Service* current = nullptr;
     if (cached.has_value()) {
       current = &cached->service;
     } else if (!call.registering) {
-      // NotFound needs no barrier: services are never deleted, so one that is absent now was
-      // absent in every durable state too.
       VARAV_ASSIGN_OR_RETURN(state, store_->LoadSnapshot(call.service_id));
-      unsynced = true;
       current = &state->service;
     }
     if (!call.registering) VARAV_RETURN_IF_ERROR(call.authorize(*current));
@@ -281,7 +273,6 @@ absl::StatusOr<Response> Governance::Mutate(
     if (call.registering) {
       absl::StatusOr<store::ServiceState> existing = store_->LoadSnapshot(call.service_id);
       if (existing.ok()) {
-        unsynced = true;
         return absl::AlreadyExistsError(
             absl::StrCat("service_id: service '", call.service_id, "' already exists"));
       }
@@ -339,8 +330,6 @@ absl::StatusOr<Response> Governance::Mutate(
       *response.mutable_service() = result.service;
       return response.SerializeAsString();
     };
-    // Commit waits for durability itself, also before it refuses.
-    unsynced = false;
     VARAV_ASSIGN_OR_RETURN(store::CommitResult result, store_->Commit(std::move(m)));
     // A concurrent retry of the same request may have applied it first: answer with its response.
     if (!result.replayed) {
@@ -365,9 +354,7 @@ absl::StatusOr<Response> Governance::Mutate(
       if (outcome.ok()) return outcome;
     }
   }
-  absl::StatusOr<Response> outcome = attempt(std::nullopt);
-  if (!outcome.ok() && unsynced) VARAV_RETURN_IF_ERROR(store_->ReadBarrier());
-  return outcome;
+  return attempt(std::nullopt);
 }
 
 // --- Mutations ---
