@@ -1,13 +1,14 @@
 // EtagCache: answers that depend only on a service's stored state, kept per key and tagged with
-// the etag of the state they were computed from.
+// the etag of the state they were computed from. Values are copied out (Find; keep them small or
+// shared, e.g. a shared_ptr to an immutable answer) or moved out (Take).
 //
 // Every change to a service gets a new, never reused etag (engine/store), so an answer computed
 // from the state at etag E stays right for as long as E is the service's etag: a reader that has
 // just read the service's current etag may use the cached answer for it instead of reading and
-// assembling everything again. Values are immutable and shared; Find hands out a reference.
+// assembling everything again.
 //
-//   EtagCache<v1::GetGateStatusResponse> cache({.capacity = 4096});
-//   if (auto hit = cache.Find(key, service.etag())) return *hit;
+//   EtagCache<std::shared_ptr<const v1::GetGateStatusResponse>> cache({.capacity = 4096});
+//   if (auto hit = cache.Find(key, service.etag())) return **hit;
 //   cache.Put(key, service.etag(), std::make_shared<const v1::GetGateStatusResponse>(built));
 //
 // Memory is bounded by `capacity` entries; a full shard drops an arbitrary entry to make room.
@@ -19,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -37,7 +39,7 @@ struct EtagCacheOptions {
   int shards = 16;
 };
 
-template <typename T>
+template <typename V>
 class EtagCache {
  public:
   explicit EtagCache(EtagCacheOptions options = {})
@@ -48,23 +50,19 @@ class EtagCache {
   EtagCache(const EtagCache&) = delete;
   EtagCache& operator=(const EtagCache&) = delete;
 
-  // The value kept under `key` when it was computed at `etag`; null otherwise.
-  std::shared_ptr<const T> Find(absl::string_view key, absl::string_view etag) const {
-    if (per_shard_ == 0 || etag.empty()) return nullptr;
-    Shard& shard = ShardFor(key);
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(key);
-    if (it == shard.entries.end() || it->second.etag != etag) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      return nullptr;
-    }
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    return it->second.value;
+  // A copy of the value kept under `key` when it was computed at `etag`; nullopt otherwise.
+  std::optional<V> Find(absl::string_view key, absl::string_view etag) const {
+    return Lookup(key, etag, /*take=*/false);
+  }
+  // The same, removing the value: the caller owns it from now on. A value kept at another etag
+  // stays (it may be newer than the caller's).
+  std::optional<V> Take(absl::string_view key, absl::string_view etag) {
+    return Lookup(key, etag, /*take=*/true);
   }
 
   // Keeps `value`, computed at `etag`, under `key`, replacing what was there.
-  void Put(absl::string_view key, absl::string_view etag, std::shared_ptr<const T> value) {
-    if (per_shard_ == 0 || etag.empty() || value == nullptr) return;
+  void Put(absl::string_view key, absl::string_view etag, V value) {
+    if (per_shard_ == 0 || etag.empty()) return;
     Shard& shard = ShardFor(key);
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(key);
@@ -79,11 +77,19 @@ class EtagCache {
   // Counters since construction, for tests and benchmarks.
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  size_t size() const {
+    size_t total = 0;
+    for (size_t i = 0; i < shard_count_; ++i) {
+      absl::MutexLock lock(&shards_[i].mu);
+      total += shards_[i].entries.size();
+    }
+    return total;
+  }
 
  private:
   struct Entry {
     std::string etag;
-    std::shared_ptr<const T> value;
+    V value;
   };
   struct Shard {
     absl::Mutex mu;
@@ -91,6 +97,21 @@ class EtagCache {
   };
   Shard& ShardFor(absl::string_view key) const {
     return shards_[absl::Hash<absl::string_view>()(key) % shard_count_];
+  }
+  std::optional<V> Lookup(absl::string_view key, absl::string_view etag, bool take) const {
+    if (per_shard_ == 0 || etag.empty()) return std::nullopt;
+    Shard& shard = ShardFor(key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.entries.find(key);
+    if (it == shard.entries.end() || it->second.etag != etag) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    if (!take) return it->second.value;
+    std::optional<V> out(std::move(it->second.value));
+    shard.entries.erase(it);
+    return out;
   }
 
   const size_t shard_count_;

@@ -132,7 +132,9 @@ class Governance {
   // The command path's snapshot cache and the gate status cache, for tests and benchmarks that
   // look at their counters.
   const SnapshotCache& snapshot_cache() const { return cache_; }
-  const EtagCache<v1::GetGateStatusResponse>& status_cache() const { return status_cache_; }
+  const EtagCache<std::shared_ptr<const v1::GetGateStatusResponse>>& status_cache() const {
+    return status_cache_;
+  }
 
  private:
   struct MutationCall;
@@ -155,7 +157,7 @@ class Governance {
   // Thread-safe by itself; mutable because the const mutations keep it.
   mutable SnapshotCache cache_;
   // GetGateStatus answers by (service, requested gate), valid at the service's etag.
-  mutable EtagCache<v1::GetGateStatusResponse> status_cache_;
+  mutable EtagCache<std::shared_ptr<const v1::GetGateStatusResponse>> status_cache_;
 };
 
 }  // namespace varav::core

@@ -282,9 +282,9 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
 
   // Everything below but a dry run follows from the stored state at this etag.
   const std::string cache_key = absl::StrCat(service.id(), "\n", request.gate());
-  if (std::shared_ptr<const v1::GetGateStatusResponse> hit =
+  if (std::optional<std::shared_ptr<const v1::GetGateStatusResponse>> hit =
           status_cache_.Find(cache_key, service.etag())) {
-    return *hit;
+    return **hit;
   }
   const std::string etag = service.etag();
 

@@ -18,42 +18,30 @@
 //   if (std::optional<lifecycle::ServiceSnapshot> s = cache.Take(id, request.etag())) { ... }
 //   cache.Put(std::move(after));  // after.service is the committed record, with its new etag
 //
-// Memory is bounded by `capacity` entries; when a shard is full an arbitrary entry of it makes
-// room. Thread safety: thread-safe; the shards have their own locks.
+// Memory is bounded as in EtagCache, which holds the entries. Thread safety: thread-safe.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
-#include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "engine/lifecycle/lifecycle.h"
+#include "services/core/etag_cache.h"
 
 namespace varav::core {
 
-struct SnapshotCacheOptions {
-  // Default 4096: most services kept. 0 disables the cache (Take always misses).
-  size_t capacity = 4096;
-  // Default 16: independently locked shards.
-  int shards = 16;
-};
-
 class SnapshotCache {
  public:
-  explicit SnapshotCache(SnapshotCacheOptions options = {});
-  SnapshotCache(const SnapshotCache&) = delete;
-  SnapshotCache& operator=(const SnapshotCache&) = delete;
+  // `options.capacity` 0 disables the cache (Take always misses).
+  explicit SnapshotCache(EtagCacheOptions options = {}) : entries_(options) {}
 
   // Removes and returns the entry of `service_id` when it was taken at `etag`; nullopt otherwise.
   // An entry at another etag stays (it may be newer than the caller's).
   std::optional<lifecycle::ServiceSnapshot> Take(absl::string_view service_id,
-                                                 absl::string_view etag);
+                                                 absl::string_view etag) {
+    return entries_.Take(service_id, etag);
+  }
 
   // Keeps `snapshot` (whose `service` must be the committed record, etag set), replacing any
   // entry of the service. A snapshot of a service in review, or with a gate under review, is not
@@ -61,22 +49,12 @@ class SnapshotCache {
   void Put(lifecycle::ServiceSnapshot snapshot);
 
   // Counters since construction, for tests and benchmarks.
-  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
-  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
-  size_t size() const;
+  uint64_t hits() const { return entries_.hits(); }
+  uint64_t misses() const { return entries_.misses(); }
+  size_t size() const { return entries_.size(); }
 
  private:
-  struct Shard {
-    mutable absl::Mutex mu;
-    absl::flat_hash_map<std::string, lifecycle::ServiceSnapshot> entries ABSL_GUARDED_BY(mu);
-  };
-  Shard& ShardFor(absl::string_view service_id) const;
-
-  const SnapshotCacheOptions options_;
-  const size_t per_shard_;
-  std::unique_ptr<Shard[]> shards_;
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
+  EtagCache<lifecycle::ServiceSnapshot> entries_;
 };
 
 }  // namespace varav::core
