@@ -283,26 +283,6 @@ Value AssessmentValue(const v1::GateInput::Assessment& a) {
   return Value::Map(std::move(e));
 }
 
-Value StoredAssessmentValue(const v1::Assessment& a) {
-  Entries e;
-  Put(e, "score", Value::Double(a.score()));
-  Put(e, "answered", Value::Int(a.answered()));
-  Put(e, "total", Value::Int(a.total()));
-  std::vector<Value> answers;
-  answers.reserve(a.answers_size());
-  for (const v1::AssessmentAnswer& ans : a.answers()) {
-    Entries ae;
-    Put(ae, "question", Str(ans.question()));
-    // The two enums share their numbering (yes 1, partly 2, no 3, not applicable 4).
-    Put(ae, "answer", Interned(AnswerName(ans.answer())));
-    Put(ae, "evidence", Str(ans.evidence()));
-    Put(ae, "comment", Str(ans.comment()));
-    answers.push_back(Value::Map(std::move(ae)));
-  }
-  Put(e, "answers", Value::List(std::move(answers)));
-  return Value::Map(std::move(e));
-}
-
 Value ConditionValue(const v1::Condition& c) {
   Entries e;
   Put(e, "gate", Str(c.gate()));
@@ -349,8 +329,24 @@ void CollectOutputsRead(const cel::Expr* e, std::set<std::string>& out) {
 
 }  // namespace
 
-Value AssessmentValue(const v1::Assessment& assessment) {
-  return StoredAssessmentValue(assessment);
+Value AssessmentValue(const v1::Assessment& a) {
+  Entries e;
+  Put(e, "score", Value::Double(a.score()));
+  Put(e, "answered", Value::Int(a.answered()));
+  Put(e, "total", Value::Int(a.total()));
+  std::vector<Value> answers;
+  answers.reserve(a.answers_size());
+  for (const v1::AssessmentAnswer& ans : a.answers()) {
+    Entries ae;
+    Put(ae, "question", Str(ans.question()));
+    // The two enums share their numbering (yes 1, partly 2, no 3, not applicable 4).
+    Put(ae, "answer", Interned(AnswerName(ans.answer())));
+    Put(ae, "evidence", Str(ans.evidence()));
+    Put(ae, "comment", Str(ans.comment()));
+    answers.push_back(Value::Map(std::move(ae)));
+  }
+  Put(e, "answers", Value::List(std::move(answers)));
+  return Value::Map(std::move(e));
 }
 
 Type FieldCelType(const v1::FieldSchema& field, absl::string_view object_prefix) {
@@ -534,7 +530,7 @@ cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
     if (bound_assessments && subject.bound_assessments[i] != nullptr) {
       Put(assessments, a->principle(), *subject.bound_assessments[i]);
     } else {
-      Put(assessments, a->principle(), StoredAssessmentValue(*a));
+      Put(assessments, a->principle(), AssessmentValue(*a));
     }
   }
   act.Bind("assessments", Value::Map(std::move(assessments)));
