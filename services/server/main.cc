@@ -64,13 +64,14 @@ ABSL_FLAG(bool, sync, kDefaults.sync, "fsync every commit before acknowledging i
 ABSL_FLAG(bool, log_calls, kDefaults.log_calls, "Log one JSON line per call");
 ABSL_FLAG(std::string, nats_url, kDefaults.nats_url,
           "NATS URL(s) to publish every event to JetStream (empty: no publishing)");
+ABSL_FLAG(std::string, nats_stream, kDefaults.nats_stream,
+          "JetStream stream for published events (created when missing)");
 ABSL_FLAG(int, snapshot_cache_entries, kDefaults.snapshot_cache_entries,
-          "Services whose snapshot is kept in memory after a commit (0: off)");
+          "Services whose snapshot is kept in memory after a commit (0: off); also the number of "
+          "gate statuses kept");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Keep Abseil's mutex deadlock detection on (Debian's Abseil enables it by default; it "
           "takes a process-wide lock on every mutex operation)");
-ABSL_FLAG(std::string, nats_stream, kDefaults.nats_stream,
-          "JetStream stream for published events (created when missing)");
 
 namespace {
 
