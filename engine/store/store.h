@@ -79,6 +79,9 @@ struct StoreOptions {
   int lock_stripes = 4096;
   // Default "/varav": the CloudEvents `source` given to events that carry none.
   std::string event_source = "/varav";
+  // Default 64 MiB: the block cache shared by every column family (uncompressed data, index and
+  // filter blocks of the SST files).
+  size_t block_cache_bytes = 64 << 20;
 };
 
 // A gate evaluation, stored as opaque bytes (a serialized varav.v1.GateEvaluation).
