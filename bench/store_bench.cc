@@ -21,7 +21,6 @@
 //
 // Preloading uses the same engine path with the store's WAL sync off (a registration that is
 // lost to a power cut costs a benchmark nothing); measurements reopen the store with sync on.
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -58,6 +57,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/common/sha256.h"
 #include "engine/common/status_macros.h"
 #include "engine/lifecycle/lifecycle.h"
 #include "engine/model/loader.h"
@@ -319,15 +319,6 @@ void Fold(ServiceSnapshot& snap, Transition& t, const v1::Service& stored) {
   if (t.evaluation && stored.latest_evaluation().evaluation_id() == t.evaluation_id) {
     snap.latest_evaluation = std::move(t.evaluation);
   }
-}
-
-std::string Sha256Hex(absl::string_view bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char c : digest) absl::StrAppendFormat(&out, "%02x", c);
-  return out;
 }
 
 // The request hash the API layer records for idempotency: SHA-256 of the command's content.

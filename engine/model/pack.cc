@@ -1,11 +1,10 @@
 #include "engine/model/pack.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/common/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -30,17 +29,7 @@ std::string PackDigest(const v1::RulePack& pack) {
     coded.SetSerializationDeterministic(true);
     pack.SerializeToCodedStream(&coded);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(md_len * 2);
-  for (unsigned int i = 0; i < md_len; ++i) {
-    hex.push_back(kHex[md[i] >> 4]);
-    hex.push_back(kHex[md[i] & 0xf]);
-  }
-  return hex;
+  return Sha256Hex(bytes);
 }
 
 std::shared_ptr<const CompiledPack> CompiledPack::Create(v1::RulePack pack,

@@ -1,33 +1,14 @@
 #include "engine/store/event_chain.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <memory>
 
+#include "engine/common/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace varav::store {
-
-std::string Sha256Hex(absl::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // EVP_Digest only fails on allocation failure inside OpenSSL; an all-zero digest would then
-  // surface as a chain mismatch rather than silently passing.
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    length = 32;
-    std::fill(digest, digest + length, 0);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(length * 2, '\0');
-  for (unsigned int i = 0; i < length; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
   std::string out;

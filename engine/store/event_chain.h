@@ -24,9 +24,6 @@
 
 namespace varav::store {
 
-// Lower-case hex SHA-256 of `bytes`.
-std::string Sha256Hex(absl::string_view bytes);
-
 // Deterministic serialization of `message` (map entries in key order).
 std::string SerializeDeterministic(const google::protobuf::MessageLite& message);
 

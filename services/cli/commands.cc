@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/common/sha256.h"
 #include "google/protobuf/util/json_util.h"
-#include "openssl/evp.h"
 
 namespace varav::cli {
 
@@ -94,14 +94,7 @@ absl::StatusOr<google::protobuf::Struct> ParseFieldsArgument(absl::string_view f
 absl::StatusOr<std::string> Sha256OfFile(const std::string& path) {
   absl::StatusOr<std::string> content = ReadFile(path);
   if (!content.ok()) return content.status();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(content->data(), content->size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("SHA-256 failed");
-  }
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
+  return Sha256Hex(*content);
 }
 
 const std::vector<FlagSpec>& GlobalFlags() {

@@ -18,8 +18,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/common/sha256.h"
 #include "google/protobuf/util/json_util.h"
-#include "openssl/evp.h"
 #include "services/cli/commands.h"
 
 namespace varav::cli {
@@ -107,15 +107,6 @@ const DemoAssessment kAssessments[] = {
     {"P9", {"na", "yes", "na", "partly"}},
     {"P14", {"yes", "yes", "partly", "partly"}},
 };
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
-}
 
 class Demo {
  public:

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/common/sha256.h"
 #include "engine/store/event_chain.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -17,7 +18,7 @@ namespace {
 
 constexpr absl::string_view kTokenVersion = "p1";
 
-std::string Fingerprint(absl::string_view scope) { return store::Sha256Hex(scope).substr(0, 16); }
+std::string Fingerprint(absl::string_view scope) { return Sha256Hex(scope).substr(0, 16); }
 
 }  // namespace
 
@@ -137,7 +138,7 @@ std::string RequestHash(absl::string_view method, const Principal& principal,
       }
     }
   }
-  return store::Sha256Hex(input);
+  return Sha256Hex(input);
 }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {

@@ -1,7 +1,6 @@
 #include "services/server/auth.h"
 
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "engine/common/sha256.h"
 #include "yaml-cpp/yaml.h"
 
 namespace varav::server {
@@ -84,12 +84,6 @@ absl::Status WriteFileExclusive(absl::string_view path, absl::string_view conten
 }
 
 }  // namespace
-
-std::string Sha256Hex(absl::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  return ToHex(digest, sizeof(digest));
-}
 
 absl::StatusOr<std::string> RandomHex(int bytes) {
   std::string raw(static_cast<size_t>(bytes), '\0');

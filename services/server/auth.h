@@ -37,9 +37,6 @@
 
 namespace varav::server {
 
-// Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(absl::string_view data);
-
 // `bytes` random bytes from /dev/urandom as lower-case hex. Internal error when it cannot be read.
 absl::StatusOr<std::string> RandomHex(int bytes);
 

@@ -2,7 +2,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "engine/common/sha256.h"
 #include "gtest/gtest.h"
 #include "services/server/auth.h"
 #include "yaml-cpp/yaml.h"
@@ -74,7 +76,7 @@ v1::DocumentRef TestDocument(absl::string_view id) {
   doc.set_id(std::string(id));
   doc.set_version("1");
   doc.set_uri(absl::StrCat("https://dhs.sotsiaalkindlustusamet.ee/doc/", id));
-  doc.set_sha256(server::Sha256Hex(id));
+  doc.set_sha256(varav::Sha256Hex(id));
   return doc;
 }
 
@@ -90,7 +92,34 @@ v1::AnswerValue ToAnswerValue(absl::string_view answer) {
 ApiClient::ApiClient(VaravdProcess* server, std::shared_ptr<grpc::Channel> channel)
     : server_(server),
       lifecycle_(v1::LifecycleService::NewStub(channel)),
-      rules_(v1::RulesService::NewStub(channel)) {}
+      rules_(v1::RulesService::NewStub(channel)),
+      generic_(std::make_unique<grpc::GenericStub>(channel)) {}
+
+grpc::Status ApiClient::Raw(absl::string_view method, absl::string_view as,
+                            const std::string& request, std::string* response,
+                            absl::Duration timeout) {
+  grpc::ClientContext context;
+  Prepare(context, as, timeout);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::Status status;
+  absl::Notification done;
+  generic_->UnaryCall(&context, std::string(method), grpc::StubOptions(), &request_buffer,
+                      &response_buffer, [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+  done.WaitForNotification();
+  response->clear();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && response_buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return status;
+}
 
 void ApiClient::Prepare(grpc::ClientContext& context, absl::string_view as,
                         absl::Duration timeout) const {

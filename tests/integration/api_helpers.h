@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/integration/varavd_process.h"
 #include "varav/v1/lifecycle_service.grpc.pb.h"
@@ -88,6 +89,11 @@ class ApiClient {
     return (rules_.get()->*fn)(&context, request, response);
   }
 
+  // Calls `method` ("/package.Service/Method") with `request` as the raw message bytes, as `as`;
+  // `response` receives the raw response bytes. For requests the generated client cannot send.
+  grpc::Status Raw(absl::string_view method, absl::string_view as, const std::string& request,
+                   std::string* response, absl::Duration timeout = absl::Seconds(20));
+
   // Shortcuts that fail the test unless the call succeeds.
   v1::Service Register(absl::string_view as, absl::string_view id, absl::string_view agency,
                        absl::string_view stage = "");
@@ -109,6 +115,7 @@ class ApiClient {
   VaravdProcess* server_;
   std::unique_ptr<v1::LifecycleService::Stub> lifecycle_;
   std::unique_ptr<v1::RulesService::Stub> rules_;
+  std::unique_ptr<grpc::GenericStub> generic_;
 };
 
 }  // namespace varav::testing

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/common/sha256.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -408,7 +409,7 @@ TEST(ServerProcessTest, CreatesDevelopmentPrincipalsOnFirstRunAndPrintsTheTokenO
   EXPECT_EQ(st.st_mode & 0777, 0600);
   const std::string yaml = ReadFileOrEmpty(principals);
   EXPECT_THAT(yaml, Not(HasSubstr(token)));
-  EXPECT_THAT(yaml, HasSubstr(server::Sha256Hex(token)));
+  EXPECT_THAT(yaml, HasSubstr(varav::Sha256Hex(token)));
   EXPECT_THAT(server.Log(), HasSubstr(token));
 
   auto stub = v1::LifecycleService::NewStub(server.Channel());

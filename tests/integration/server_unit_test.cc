@@ -2,6 +2,7 @@
 // token authentication and the JSON log escaper.
 #include <string>
 
+#include "engine/common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/server/auth.h"

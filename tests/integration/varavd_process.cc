@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "engine/common/sha256.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -133,7 +134,7 @@ std::string PrincipalsYaml(const std::map<std::string, TestPrincipal>& principal
     if (!p.agency.empty()) absl::StrAppend(&yaml, "    agency: ", p.agency, "\n");
     absl::StrAppend(&yaml, "    roles: [\"", absl::StrJoin(p.roles, "\", \""), "\"]\n");
     if (!p.token.empty()) {
-      absl::StrAppend(&yaml, "    token_sha256: ", server::Sha256Hex(p.token), "\n");
+      absl::StrAppend(&yaml, "    token_sha256: ", varav::Sha256Hex(p.token), "\n");
     }
     if (!p.client_cert_names.empty()) {
       absl::StrAppend(&yaml, "    client_cert_names: [", absl::StrJoin(p.client_cert_names, ", "),

@@ -1,5 +1,6 @@
 #include "engine/store/layout.h"
 
+#include "engine/common/sha256.h"
 #include "engine/store/event_chain.h"
 #include "engine/store/rocksdb_status.h"
 #include "gmock/gmock.h"

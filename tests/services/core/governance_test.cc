@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/sha256.h"
 #include "engine/model/loader.h"
 #include "engine/store/event_chain.h"
 #include "gmock/gmock.h"
@@ -1190,7 +1191,7 @@ TEST(RequestHashTest, EqualsTheHashOfTheRequestWithItsRequestIdCleared) {
 
   v1::SubmitOutputRequest cleared = request;
   cleared.clear_request_id();
-  const std::string expected = store::Sha256Hex(absl::StrCat(
+  const std::string expected = varav::Sha256Hex(absl::StrCat(
       12, ":", "SubmitOutput", 8, ":", "ria:mari", store::SerializeDeterministic(cleared)));
   EXPECT_EQ(internal::RequestHash("SubmitOutput", principal, request), expected);
   EXPECT_EQ(internal::RequestHash("SubmitOutput", principal, cleared), expected);
