@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
@@ -38,6 +39,69 @@ struct Store::Handles {
   rocksdb::ColumnFamilyHandle* indexes = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency = nullptr;
   rocksdb::ColumnFamilyHandle* metadata = nullptr;
+};
+
+// Parsed service records by id. Commits replace an entry (Put) while they still hold the
+// service's stripe lock, right after their write became visible, so the next command on the
+// service reads the record it just wrote. Readers that miss read RocksDB and then Fill, which
+// keeps what they read only if no commit touched the shard since their miss: otherwise an older
+// record read before a commit could overwrite the newer one the commit put.
+class Store::ServiceCache {
+ public:
+  explicit ServiceCache(size_t capacity)
+      : per_shard_(capacity == 0 ? 0 : std::max<size_t>(1, capacity / kShards)) {}
+
+  // The cached record, or nullptr with `*generation` set for a later Fill.
+  std::shared_ptr<const v1::Service> Find(absl::string_view id, uint64_t* generation) {
+    Shard& shard = ShardOf(id);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.records.find(id);
+    if (it != shard.records.end()) return it->second;
+    *generation = shard.generation;
+    return nullptr;
+  }
+  void Fill(absl::string_view id, uint64_t generation,
+            const std::shared_ptr<const v1::Service>& record) {
+    if (per_shard_ == 0) return;
+    Shard& shard = ShardOf(id);
+    absl::MutexLock lock(&shard.mu);
+    if (shard.generation != generation) return;
+    Insert(shard, id, record);
+  }
+  void Put(absl::string_view id, std::shared_ptr<const v1::Service> record) {
+    Shard& shard = ShardOf(id);
+    absl::MutexLock lock(&shard.mu);
+    ++shard.generation;
+    if (per_shard_ == 0) return;
+    Insert(shard, id, std::move(record));
+  }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::shared_ptr<const v1::Service>> records
+        ABSL_GUARDED_BY(mu);
+    uint64_t generation ABSL_GUARDED_BY(mu) = 0;
+  };
+
+  Shard& ShardOf(absl::string_view id) {
+    return shards_[absl::Hash<absl::string_view>()(id) % kShards];
+  }
+  void Insert(Shard& shard, absl::string_view id, std::shared_ptr<const v1::Service> record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu) {
+    auto it = shard.records.find(id);
+    if (it != shard.records.end()) {
+      it->second = std::move(record);
+      return;
+    }
+    // Full: drop an arbitrary record (the next read of it goes to RocksDB).
+    if (shard.records.size() >= per_shard_) shard.records.erase(shard.records.begin());
+    shard.records.emplace(std::string(id), std::move(record));
+  }
+
+  const size_t per_shard_;
+  Shard shards_[kShards];
 };
 
 namespace {
@@ -225,7 +289,8 @@ Store::Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
     : options_(std::move(options)),
       db_(std::move(db)),
       cf_(std::move(handles)),
-      stripes_(new absl::Mutex[options_.lock_stripes]) {}
+      stripes_(new absl::Mutex[options_.lock_stripes]),
+      service_cache_(std::make_unique<ServiceCache>(options_.service_cache_entries)) {}
 
 Store::~Store() {
   for (rocksdb::ColumnFamilyHandle* h : cf_->all) {
@@ -433,7 +498,12 @@ absl::StatusOr<CommitResult> Store::CommitTaking(const Mutation& m, v1::Service 
     if (second != nullptr) second_lock.emplace(second);
     bool write = false;
     status = CommitLocked(m, std::move(next), std::move(events), pending, write);
-    if (status.ok() && write) status = WriteInGroup(pending);
+    if (status.ok() && write) {
+      status = WriteInGroup(pending);
+      if (status.ok()) {
+        service_cache_->Put(m.service_id, std::make_shared<const v1::Service>(result.service));
+      }
+    }
   }
   VARAV_RETURN_IF_ERROR(status);
   return result;
@@ -614,22 +684,13 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
     }
   }
 
-  std::optional<v1::Service> old;
-  {
-    std::string bytes;
-    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(id), &bytes);
-    if (!s.IsNotFound()) {
-      VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", id, "'")));
-      old.emplace();
-      VARAV_RETURN_IF_ERROR(ParseValue(bytes, *old, absl::StrCat("service '", id, "'")));
-    }
-  }
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const v1::Service> old, ReadService(id));
   if (m.expected_etag.empty()) {
-    if (old.has_value()) {
+    if (old != nullptr) {
       return absl::AlreadyExistsError(absl::StrCat("service '", id, "' already exists"));
     }
   } else {
-    if (!old.has_value()) {
+    if (old == nullptr) {
       return absl::NotFoundError(absl::StrCat("service '", id, "' does not exist"));
     }
     if (old->etag() != m.expected_etag) {
@@ -674,7 +735,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   next.set_etag(NewEtag());
   {
     const std::set<std::string> before =
-        old.has_value() ? IndexEntriesFor(*old) : std::set<std::string>();
+        old != nullptr ? IndexEntriesFor(*old) : std::set<std::string>();
     const std::set<std::string> after = IndexEntriesFor(next);
     for (const std::string& key : before) {
       if (!after.contains(key)) batch.Delete(cf_->indexes, ToSlice(key));
@@ -687,7 +748,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   // Everything that does not depend on the global sequence is prepared here, outside the
   // ordering critical section: each event is serialized once, and the same bytes are hashed and
   // stored.
-  uint64_t service_sequence = old.has_value() ? old->last_event_sequence() : 0;
+  uint64_t service_sequence = old != nullptr ? old->last_event_sequence() : 0;
   std::vector<UnsealedEvent>& prepared = pending.prepared;
   prepared.reserve(events.size());
   for (v1::Event& e : events) {
@@ -712,7 +773,7 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
         ServiceEventKey(id, service_sequence - prepared.size() + 1 + i));
   }
   next.set_last_event_sequence(service_sequence);
-  pending.prev_hash = old.has_value() ? old->last_event_hash() : "";
+  pending.prev_hash = old != nullptr ? old->last_event_hash() : "";
   pending.next = std::move(next);
   write = true;
   return absl::OkStatus();
@@ -730,17 +791,35 @@ absl::StatusOr<std::optional<std::string>> Store::LookupRequest(absl::string_vie
   return std::optional<std::string>(record->response());
 }
 
-absl::StatusOr<v1::Service> Store::GetService(absl::string_view service_id) {
+absl::StatusOr<std::shared_ptr<const v1::Service>> Store::ReadService(
+    absl::string_view service_id) {
+  uint64_t generation = 0;
+  if (std::shared_ptr<const v1::Service> hit = service_cache_->Find(service_id, &generation)) {
+    return hit;
+  }
   std::string bytes;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_->services, ToSlice(service_id), &bytes);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound()) return nullptr;
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+  auto service = std::make_shared<v1::Service>();
+  VARAV_RETURN_IF_ERROR(ParseValue(bytes, *service, absl::StrCat("service '", service_id, "'")));
+  service_cache_->Fill(service_id, generation, service);
+  return service;
+}
+
+absl::StatusOr<std::shared_ptr<const v1::Service>> Store::GetServiceShared(
+    absl::string_view service_id) {
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const v1::Service> service, ReadService(service_id));
+  if (service == nullptr) {
     return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
   }
-  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
-  v1::Service service;
-  VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
   VARAV_RETURN_IF_ERROR(ReadBarrier());
   return service;
+}
+
+absl::StatusOr<v1::Service> Store::GetService(absl::string_view service_id) {
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const v1::Service> service, GetServiceShared(service_id));
+  return *service;
 }
 
 absl::StatusOr<ServicePage> Store::ListServicesBy(ServiceIndex index, absl::string_view value,

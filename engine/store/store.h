@@ -79,6 +79,10 @@ struct StoreOptions {
   int lock_stripes = 4096;
   // Default "/varav": the CloudEvents `source` given to events that carry none.
   std::string event_source = "/varav";
+  // Default 65,536: service records kept parsed in memory for GetService and for the commit path's
+  // read of the current record (an entry costs a few KB; 0 turns the cache off). Commits keep the
+  // entries current, so a hit is exactly what RocksDB holds.
+  size_t service_cache_entries = 65536;
   // Default 64 MiB: the block cache shared by every column family (uncompressed data, index and
   // filter blocks of the SST files).
   size_t block_cache_bytes = 64 << 20;
@@ -205,6 +209,8 @@ class Store {
   // --- Reads. NotFound when the thing asked for does not exist. ---
 
   absl::StatusOr<v1::Service> GetService(absl::string_view service_id);
+  // The same without a copy: the record is shared with the store's service cache (immutable).
+  absl::StatusOr<std::shared_ptr<const v1::Service>> GetServiceShared(absl::string_view service_id);
 
   // The service and everything a command on it reads (see ServiceState), from one RocksDB
   // snapshot. NotFound when the service does not exist; DataLoss when a record it names is missing
@@ -292,6 +298,7 @@ class Store {
 
  private:
   struct Handles;
+  class ServiceCache;
 
   Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db, std::unique_ptr<Handles> handles);
   // Checks (or, on a fresh store, writes) the format version and loads the sequence counters.
@@ -319,11 +326,15 @@ class Store {
   absl::Status VerifyChainAt(const rocksdb::ReadOptions& read_options, absl::string_view service_id,
                              const v1::Service& service);
   absl::Mutex& StripeFor(absl::string_view key);
+  // The stored record of `service_id` (nullptr when there is none), from the service cache or
+  // RocksDB. Does not check for a latched failure.
+  absl::StatusOr<std::shared_ptr<const v1::Service>> ReadService(absl::string_view service_id);
 
   const StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Handles> cf_;
   std::unique_ptr<absl::Mutex[]> stripes_;
+  std::unique_ptr<ServiceCache> service_cache_;
 
   // The commit queue. Lock order: stripes (by address) -> commit_mu_; the leader takes
   // sync_mu_ without holding commit_mu_.
