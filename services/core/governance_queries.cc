@@ -257,10 +257,19 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
 
 absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
     const v1::GetGateStatusRequest& request, const Principal& principal) const {
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const GateStatusAnswer> answer,
+                         GateStatus(request, principal));
+  return answer->response;
+}
+
+absl::StatusOr<std::shared_ptr<const Governance::GateStatusAnswer>> Governance::GateStatus(
+    const v1::GetGateStatusRequest& request, const Principal& principal) const {
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
   VARAV_RETURN_IF_ERROR(MayRead(principal));
-  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const v1::Service> shared,
+                         store_->GetServiceShared(request.service_id()));
+  const v1::Service& service = *shared;
   VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const model::CompiledPack> pack, PinnedPack(service));
 
   const v1::Gate* gate = nullptr;
@@ -282,13 +291,14 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
 
   // Everything below but a dry run follows from the stored state at this etag.
   const std::string cache_key = absl::StrCat(service.id(), "\n", request.gate());
-  if (std::optional<std::shared_ptr<const v1::GetGateStatusResponse>> hit =
+  if (std::optional<std::shared_ptr<const GateStatusAnswer>> hit =
           status_cache_.Find(cache_key, service.etag())) {
-    return **hit;
+    return *std::move(hit);
   }
   const std::string etag = service.etag();
 
-  v1::GetGateStatusResponse response;
+  auto answer = std::make_shared<GateStatusAnswer>();
+  v1::GetGateStatusResponse& response = answer->response;
   *response.mutable_gate() = *gate;
   const v1::GateSummary& latest = service.latest_evaluation();
   if (latest.gate() == gate->id() && latest.cycle() == service.cycle() &&
@@ -318,12 +328,11 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
     *response.mutable_awaiting_panels() = service.awaiting_panels();
   }
   *response.mutable_open_conditions() = service.open_conditions();
-  *response.mutable_service() = std::move(service);
+  *response.mutable_service() = service;
+  response.SerializeToString(&answer->bytes);
   // A dry run evaluates at the current time, so only stored evaluations are kept.
-  if (!response.dry_run()) {
-    status_cache_.Put(cache_key, etag, std::make_shared<const v1::GetGateStatusResponse>(response));
-  }
-  return response;
+  if (!response.dry_run()) status_cache_.Put(cache_key, etag, answer);
+  return answer;
 }
 
 absl::StatusOr<v1::ListEventsResponse> Governance::ListEvents(const v1::ListEventsRequest& request,

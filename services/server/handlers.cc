@@ -1,6 +1,7 @@
 #include "services/server/handlers.h"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -218,6 +219,39 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* LifecycleHandler::WatchEvents
                             governance_.load(std::memory_order_acquire));
 }
 
+grpc::ServerUnaryReactor* LifecycleHandler::GetGateStatus(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* response) {
+  return dispatcher_->Handle(
+      context, "varav.v1.LifecycleService/GetGateStatus", "", CallDispatcher::Where::kInline,
+      [request, response](const core::Governance& governance,
+                          const core::Principal& principal) -> absl::Status {
+        // An all-default request may arrive as no bytes at all: it parses as the empty message.
+        v1::GetGateStatusRequest parsed;
+        grpc::ByteBuffer buffer(*request);  // shares the slices; parsing consumes the copy
+        if (buffer.Valid() && buffer.Length() > 0 &&
+            !grpc::SerializationTraits<v1::GetGateStatusRequest>::Deserialize(&buffer, &parsed)
+                 .ok()) {
+          return absl::InvalidArgumentError(
+              "request: not a serialized varav.v1.GetGateStatusRequest");
+        }
+        absl::StatusOr<std::shared_ptr<const core::Governance::GateStatusAnswer>> answer =
+            governance.GateStatus(parsed, principal);
+        if (!answer.ok()) return answer.status();
+        // The slice keeps the shared answer alive until gRPC has sent it.
+        auto* keep = new std::shared_ptr<const core::Governance::GateStatusAnswer>(*answer);
+        const std::string& bytes = (*keep)->bytes;
+        grpc::Slice slice(
+            const_cast<char*>(bytes.data()), bytes.size(),
+            [](void* p) {
+              delete static_cast<std::shared_ptr<const core::Governance::GateStatusAnswer>*>(p);
+            },
+            keep);
+        *response = grpc::ByteBuffer(&slice, 1);
+        return absl::OkStatus();
+      });
+}
+
 VARAV_DELEGATE(Lifecycle, RegisterService, kWorker)
 VARAV_DELEGATE(Lifecycle, GetService, kInline)
 VARAV_DELEGATE(Lifecycle, ListServices, kInline)
@@ -228,7 +262,6 @@ VARAV_DELEGATE(Lifecycle, RecordAssessment, kWorker)
 VARAV_DELEGATE(Lifecycle, AdvanceStage, kWorker)
 VARAV_DELEGATE(Lifecycle, CheckGate, kInline)
 VARAV_DELEGATE(Lifecycle, RequestGateReview, kWorker)
-VARAV_DELEGATE(Lifecycle, GetGateStatus, kInline)
 VARAV_DELEGATE(Lifecycle, RecordDecision, kWorker)
 VARAV_DELEGATE(Lifecycle, ResumeFromHold, kWorker)
 VARAV_DELEGATE(Lifecycle, MigratePack, kWorker)

@@ -253,6 +253,39 @@ TEST_F(LifecycleApiTest, RejectsMalformedFieldsWithInvalidArgumentNamingTheField
               GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT, "expression"));
 }
 
+// GetGateStatus is served as bytes serialized once per etag: what the generated client parses
+// must equal a fresh answer, a repeated call must answer the same bytes, and a request that does
+// not parse is refused like any malformed field.
+TEST_F(LifecycleApiTest, GetGateStatusAnswersWellFormedBytesAndRefusesUnparsableRequests) {
+  const v1::Service s = api_->Register("ska_editor", "raw-status-svc", kSka);
+  constexpr char kMethod[] = "/varav.v1.LifecycleService/GetGateStatus";
+  v1::GetGateStatusRequest request;
+  request.set_service_id(s.id());
+  v1::GetGateStatusResponse typed;
+  ASSERT_THAT(api_->Lifecycle(&LS::GetGateStatus, "reader", request, &typed), GrpcOk());
+  EXPECT_EQ(typed.service().etag(), s.etag());
+  EXPECT_EQ(typed.gate().id(), "A");
+  EXPECT_FALSE(typed.missing_outputs().empty());
+
+  std::string first;
+  ASSERT_THAT(api_->Raw(kMethod, "reader", request.SerializeAsString(), &first), GrpcOk());
+  v1::GetGateStatusResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(first));
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed, typed)) << parsed.DebugString();
+  std::string second;
+  ASSERT_THAT(api_->Raw(kMethod, "reader", request.SerializeAsString(), &second), GrpcOk());
+  EXPECT_EQ(second, first);
+
+  std::string ignored;
+  EXPECT_THAT(api_->Raw(kMethod, "reader", std::string("\xff\xff\xff", 3), &ignored),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT, "request:"));
+  // An all-default request arrives as no bytes: it is the empty request, which lacks service_id.
+  EXPECT_THAT(api_->Raw(kMethod, "reader", "", &ignored),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT, "service_id"));
+  EXPECT_THAT(api_->Raw(kMethod, "", request.SerializeAsString(), &ignored),
+              GrpcStatusIs(grpc::StatusCode::UNAUTHENTICATED, ""));
+}
+
 TEST_F(LifecycleApiTest, AnswersNotFoundForUnknownResources) {
   v1::GetServiceRequest get;
   get.set_service_id("puudub");
