@@ -122,6 +122,36 @@ v1::GateOutcome AppliedOutcome(const lifecycle::Transition& t) {
   return v1::GATE_OUTCOME_UNSPECIFIED;
 }
 
+// What is recorded for replaying a request: its response, except that a SubmitOutput response
+// leaves out the output's fields. The stored output revision holds them already (and they are
+// often the bulk of the command), so RestoreRecorded reads them back for a replay.
+template <typename Response>
+std::string RecordedResponse(Response& response) {
+  return response.SerializeAsString();
+}
+std::string RecordedResponse(v1::SubmitOutputResponse& response) {
+  if (!response.has_output()) return response.SerializeAsString();
+  v1::OutputRevision* output = response.mutable_output();
+  google::protobuf::Struct* fields = output->release_fields();
+  std::string bytes = response.SerializeAsString();
+  output->set_allocated_fields(fields);
+  return bytes;
+}
+
+template <typename Response>
+absl::Status RestoreRecorded(store::Store&, Response&) {
+  return absl::OkStatus();
+}
+absl::Status RestoreRecorded(store::Store& store, v1::SubmitOutputResponse& response) {
+  if (!response.has_output()) return absl::OkStatus();
+  v1::OutputRevision* output = response.mutable_output();
+  VARAV_ASSIGN_OR_RETURN(
+      v1::OutputRevision stored,
+      store.GetOutput(output->service_id(), output->output_type(), output->revision()));
+  *output->mutable_fields() = std::move(*stored.mutable_fields());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Governance::MutationCall {
@@ -263,6 +293,7 @@ absl::StatusOr<Response> Governance::Mutate(
           return absl::DataLossError(absl::StrCat("the recorded response of request_id '",
                                                   call.request_id, "' does not parse"));
         }
+        VARAV_RETURN_IF_ERROR(RestoreRecorded(*store_, replay));
         return replay;
       }
     }
@@ -328,7 +359,7 @@ absl::StatusOr<Response> Governance::Mutate(
     // replays in the same atomic write.
     m.make_response = [&response](const store::CommitResult& result) {
       *response.mutable_service() = result.service;
-      return response.SerializeAsString();
+      return RecordedResponse(response);
     };
     VARAV_ASSIGN_OR_RETURN(store::CommitResult result, store_->Commit(std::move(m)));
     // A concurrent retry of the same request may have applied it first: answer with its response.
@@ -344,6 +375,7 @@ absl::StatusOr<Response> Governance::Mutate(
       return absl::InternalError(
           absl::StrCat(call.method, ": the committed response does not parse"));
     }
+    VARAV_RETURN_IF_ERROR(RestoreRecorded(*store_, out));
     return out;
   };
 

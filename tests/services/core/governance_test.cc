@@ -1015,10 +1015,12 @@ TEST_F(GovernanceTest, ReplaysARetriedRequestWithoutWritingAgain) {
   ASSERT_THAT(first, IsOk());
   const uint64_t after_first = LastSequence();
 
-  // A retry gets the first response, even though its etag has gone stale meanwhile.
+  // A retry gets the first response, even though its etag has gone stale meanwhile; the
+  // output's fields, recorded only with the output revision, are read back into it.
   auto retry = gov().SubmitOutput(request, Editor());
   ASSERT_THAT(retry, IsOk());
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*retry, *first));
+  EXPECT_FALSE(retry->output().fields().fields().empty());
   EXPECT_EQ(LastSequence(), after_first);
 
   ASSERT_THAT(Submit(id, "team", GateAOutputs()[3].second), IsOk());
