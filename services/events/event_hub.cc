@@ -112,7 +112,14 @@ void EventHub::Follow() {
   while (!stopping_.load(std::memory_order_acquire)) {
     const uint64_t durable = store_->AwaitEventsAfter(seen, absl::Now() + options_.poll_interval);
     if (stopping_.load(std::memory_order_acquire)) break;
-    if (durable > seen) {
+    if (durable > seen && listener_count() == 0) {
+      // Nobody is watching: move on without reading the events. A watcher that registers later
+      // reads anything older from the store (Read), and the tail fills again from here on.
+      absl::MutexLock lock(&cache_mu_);
+      tail_.clear();
+      loaded_sequence_.store(durable, std::memory_order_release);
+      seen = durable;
+    } else if (durable > seen) {
       LoadTail(seen, durable);
       const uint64_t loaded = loaded_sequence();
       // A store read that failed leaves `seen` behind `durable`; back off instead of spinning.

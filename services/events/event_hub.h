@@ -10,7 +10,8 @@
 //
 // Where events come from. Listeners always read the durable log, never events handed over by a
 // writer: Read() serves a bounded tail cache that the follower fills from the store right after
-// the events became durable, and goes to the store for anything older. So a watcher sees exactly
+// the events became durable (only while a listener is registered: with none, the follower skips
+// ahead without reading), and goes to the store for anything older. So a watcher sees exactly
 // what a restart would show it, and a lagging or replaying watcher costs a bounded store read per
 // batch, not memory.
 //

@@ -172,6 +172,31 @@ TEST_F(WatchTest, WatcherThatDisconnectsAndResumesSeesEveryEventExactlyOnce) {
   EXPECT_TRUE(AwaitListeners(0));
 }
 
+// With no watcher registered the hub moves past new events without reading them; a watcher that
+// comes later reads them from the store and then follows live.
+TEST_F(WatchTest, WatcherArrivingAfterAnUnwatchedBurstReadsItAndThenFollowsLive) {
+  writer_->Register("svc-0", "ria");
+  for (int i = 0; i < 200; ++i) writer_->Advance("svc-0");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (hub_->loaded_sequence() < 201 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(hub_->loaded_sequence(), 201u);
+
+  auto stream = Watch(150);
+  std::vector<v1::Event> seen;
+  ASSERT_TRUE(stream->ReadEvents(51, seen));
+  ASSERT_TRUE(AwaitListeners(1));
+  for (int i = 0; i < 20; ++i) writer_->Advance("svc-0");
+  ASSERT_TRUE(stream->ReadEvents(20, seen));
+  EXPECT_THAT(Sequences(seen), ElementsAreArray(Range(151, 221)));
+  stream->context.TryCancel();
+  v1::WatchEventsResponse rest;
+  while (stream->Next(rest)) {
+  }
+  EXPECT_EQ(stream->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST_F(WatchTest, EventsOfOneServiceArriveInServiceSequenceOrder) {
   constexpr int kServices = 4;
   constexpr int kPerService = 100;
