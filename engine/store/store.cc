@@ -469,7 +469,11 @@ struct Store::PendingCommit {
   std::string prev_hash;
   std::vector<UnsealedEvent> prepared;
   std::vector<std::string> service_event_keys;
-  // Set by the group's leader, under commit_mu_.
+  // The global sequence of the first event, allocated when the commit is queued.
+  uint64_t first_sequence = 0;
+  // Under commit_mu_: set once the committer has sealed `batch`; `lead` and `done` are set by
+  // the leaders, `status` by the leader that wrote the commit.
+  bool sealed = false;
   absl::Status status;
   bool done = false;
   bool lead = false;
@@ -510,8 +514,20 @@ absl::StatusOr<CommitResult> Store::CommitTaking(const Mutation& m, v1::Service 
 }
 
 absl::Status Store::WriteInGroup(PendingCommit& pending) {
+  {
+    // Global sequences are allocated in queue order, and groups are written in queue order, so
+    // the WAL holds the events in sequence order.
+    absl::MutexLock lock(&commit_mu_);
+    pending.first_sequence = next_global_sequence_;
+    next_global_sequence_ += pending.prepared.size();
+    commit_queue_.push_back(&pending);
+  }
+  // Sealing needs only the commit's own sequences and its service's chain, whose stripe this
+  // thread holds: committers seal in parallel, and the leader's serial part is the write alone.
+  SealInto(pending, pending.first_sequence, pending.batch);
+
   commit_mu_.Lock();
-  commit_queue_.push_back(&pending);
+  pending.sealed = true;
   if (!group_leader_active_) {
     group_leader_active_ = true;
     pending.lead = true;
@@ -521,19 +537,30 @@ absl::Status Store::WriteInGroup(PendingCommit& pending) {
     commit_mu_.Unlock();
     return pending.status;
   }
-  // Lead one group: every commit queued so far, in queue order, in one write.
-  std::vector<PendingCommit*> group(commit_queue_.begin(), commit_queue_.end());
-  commit_queue_.clear();
-  commit_mu_.Unlock();
+  // Lead: write groups until this commit's has been written. A group is every sealed commit at
+  // the front of the queue; one still sealing and everything after it waits for the next group.
+  auto front_sealed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
+    return !commit_queue_.empty() && commit_queue_.front()->sealed;
+  };
+  while (!pending.done) {
+    commit_mu_.Await(absl::Condition(&front_sealed));
+    std::vector<PendingCommit*> group;
+    while (!commit_queue_.empty() && commit_queue_.front()->sealed) {
+      group.push_back(commit_queue_.front());
+      commit_queue_.pop_front();
+    }
+    commit_mu_.Unlock();
 
-  WriteGroup(group);
+    WriteGroup(group);
 
-  commit_mu_.Lock();
-  for (PendingCommit* p : group) {
-    p->done = true;
-    if (p != &pending) p->wake.Signal();
+    commit_mu_.Lock();
+    for (PendingCommit* p : group) {
+      p->done = true;
+      if (p != &pending) p->wake.Signal();
+    }
   }
-  // Commits that queued meanwhile form the next group, led by the first of them.
+  // Commits that queued meanwhile form the next group, led by the first of them (which finds
+  // `lead` set once it has sealed, if it is still sealing now).
   if (commit_queue_.empty()) {
     group_leader_active_ = false;
   } else {
@@ -578,27 +605,25 @@ void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
     for (PendingCommit* p : group) p->status = failed;
     return;
   }
-  // Only the group's leader runs this, one group at a time: global sequences are allocated in
-  // the order the groups reach the WAL.
-  uint64_t next_sequence = next_global_sequence_;
+  // Only the group's leader runs this, one group at a time, in queue order.
   std::vector<rocksdb::WriteBatch*> batches;
   batches.reserve(group.size());
-  for (PendingCommit* p : group) {
-    SealInto(*p, next_sequence, p->batch);
-    next_sequence += p->prepared.size();
-    batches.push_back(&p->batch);
-  }
+  for (PendingCommit* p : group) batches.push_back(&p->batch);
+  const uint64_t end_sequence = group.back()->first_sequence + group.back()->prepared.size();
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
   std::optional<rocksdb::WriteBatch> joined;
   if (batches.size() > 1) {
     joined = Concatenate(batches);
     if (!joined.has_value()) {
-      // Every batch here is made by CommitLocked without protection info, so this is a bug;
-      // nothing was written, so the store stays usable.
-      for (PendingCommit* p : group) {
-        p->status = absl::InternalError("a commit's write batch has an unexpected layout");
-      }
+      // Every batch here is made by CommitLocked without protection info, so this is a bug.
+      // Nothing was written, but the sequences these commits were given are lost, so later
+      // commits would leave a gap: refuse everything further, like a failed write.
+      absl::MutexLock lock(&sync_mu_);
+      sync_error_ = absl::InternalError(
+          "a commit's write batch has an unexpected layout (store is now unusable)");
+      failed_.store(true, std::memory_order_release);
+      for (PendingCommit* p : group) p->status = sync_error_;
       return;
     }
   }
@@ -616,14 +641,13 @@ void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
     }
     return;
   }
-  next_global_sequence_ = next_sequence;
   commits_written_.fetch_add(group.size(), std::memory_order_relaxed);
   batch_bytes_written_.fetch_add(
       joined.has_value() ? joined->GetDataSize() : batches[0]->GetDataSize(),
       std::memory_order_relaxed);
   group_writes_.fetch_add(1, std::memory_order_relaxed);
   // Waiters on new events (AwaitEventsAfter) are woken by this lock's release.
-  durable_global_sequence_.store(next_sequence - 1, std::memory_order_release);
+  durable_global_sequence_.store(end_sequence - 1, std::memory_order_release);
 }
 
 void Store::SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBatch& batch) {

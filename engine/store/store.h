@@ -11,14 +11,15 @@
 //   VARAV_ASSIGN_OR_RETURN(CommitResult r, store->Commit(m));
 //
 // Durability and ordering: group commit. A committer checks its mutation against the stored state
-// and prepares its write batch under its stripe locks (below), then queues it. The first committer
-// to find no write in progress leads: it takes every commit queued so far, allocates their global
-// event sequences in queue order, seals their events into the hash chains, and hands all of them
-// to RocksDB in ONE write batch, with `sync` set when the store syncs. Commits that queue
-// meanwhile form the next group, led by the first of them once this write returns. One WAL
-// record and one fsync thus cover a whole group, and because groups reach the WAL one after
-// another in allocation order, and RocksDB recovers a prefix of the WAL, a crash can never leave
-// event N+1 without event N: the global log has no gaps.
+// and prepares its write batch under its stripe locks (below), then queues it, which allocates its
+// events' global sequences in queue order. It then seals its own batch (the events' hash chain
+// links, the service record, the idempotency record), in parallel with other committers. The
+// first committer to find no write in progress leads: it takes the sealed commits at the front of
+// the queue and hands all of them to RocksDB in ONE write batch, with `sync` set when the store
+// syncs; it leads again until its own commit is written. Commits that queue meanwhile form the
+// next group. One WAL record and one fsync thus cover a whole group, and because groups reach the
+// WAL one after another in allocation order, and RocksDB recovers a prefix of the WAL, a crash can
+// never leave event N+1 without event N: the global log has no gaps.
 //
 // Readers never observe data that a crash could still take away: RocksDB makes a synced write
 // visible only after its WAL record is synced, so whatever a read finds is durable. A failed group
@@ -315,9 +316,10 @@ class Store {
                             PendingCommit& pending, bool& write);
   absl::StatusOr<CommitResult> CommitTaking(const Mutation& m, v1::Service next,
                                             std::vector<v1::Event> events);
-  // Queues `pending` and returns once its group write has returned: the commit's status.
+  // Queues `pending` (allocating its global sequences), seals it, and returns once its group
+  // write has returned: the commit's status.
   absl::Status WriteInGroup(PendingCommit& pending);
-  // The leader's part: seals every commit of `group` into one write batch and writes it.
+  // The leader's part: writes the sealed batches of `group` (consecutive in queue order) as one.
   void WriteGroup(const std::vector<PendingCommit*>& group);
   // Appends `p`'s events (from global sequence `first_sequence` on), service record and
   // idempotency record to `batch`, and completes its result.
@@ -341,9 +343,8 @@ class Store {
   absl::Mutex commit_mu_;
   std::deque<PendingCommit*> commit_queue_ ABSL_GUARDED_BY(commit_mu_);
   bool group_leader_active_ ABSL_GUARDED_BY(commit_mu_) = false;
-  // Next global event sequence; read and written only by the current group leader (successive
-  // leaders are ordered by commit_mu_).
-  uint64_t next_global_sequence_ = 1;
+  // Next global event sequence to allocate (when a commit is queued).
+  uint64_t next_global_sequence_ ABSL_GUARDED_BY(commit_mu_) = 1;
 
   // The latched write failure, and waiters for new events.
   absl::Mutex sync_mu_;
