@@ -313,8 +313,11 @@ absl::StatusOr<ServiceSnapshot> LoadSnapshot(store::Store& store, const std::str
 // Folds a committed transition into a cached snapshot (--snapshot=memory).
 void Fold(ServiceSnapshot& snap, Transition& t, const v1::Service& stored) {
   snap.service = stored;
-  for (v1::OutputRevision& o : t.outputs)
-    snap.latest_outputs[o.output_type()] = lifecycle::LatestOutput(std::move(o));
+  for (const std::shared_ptr<const v1::OutputRevision>& o : t.outputs) {
+    lifecycle::LatestOutput& latest = snap.latest_outputs[o->output_type()];
+    latest = lifecycle::LatestOutput();
+    latest.record = o;
+  }
   for (v1::Assessment& a : t.assessments) snap.assessments[a.principle()] = std::move(a);
   if (t.evaluation && stored.latest_evaluation().evaluation_id() == t.evaluation_id) {
     snap.latest_evaluation = std::move(t.evaluation);
@@ -327,7 +330,7 @@ std::string RequestHash(const lifecycle::Command& command) {
   if (const auto* submit = std::get_if<lifecycle::SubmitOutput>(&command)) {
     absl::StrAppend(&bytes, "\n", submit->output_type, "\n");
     submit->document.AppendToString(&bytes);
-    submit->fields.AppendToString(&bytes);
+    submit->submitted_fields().AppendToString(&bytes);
   } else if (const auto* reg = std::get_if<lifecycle::RegisterService>(&command)) {
     absl::StrAppend(&bytes, "\n", reg->service_id, "\n", reg->agency, "\n", reg->stage);
   } else if (const auto* assess = std::get_if<lifecycle::RecordAssessment>(&command)) {
@@ -343,7 +346,7 @@ std::string RequestHash(const lifecycle::Command& command) {
 int64_t EstimateBatchBytes(const store::Mutation& m) {
   constexpr int64_t kEventChainBytes = 2 * 66 + 2 * 10 + 60;  // hashes, sequences, ids
   int64_t n = m.service.ByteSizeLong() + 2 * 34 + 2 * m.service_id.size() + 64;  // + etag, hash
-  for (const v1::OutputRevision& o : m.outputs) n += o.ByteSizeLong() + m.service_id.size() + 24;
+  for (const auto& o : m.outputs) n += o->ByteSizeLong() + m.service_id.size() + 24;
   for (const v1::Assessment& a : m.assessments) n += a.ByteSizeLong() + m.service_id.size() + 8;
   for (const store::EvaluationBlob& e : m.evaluations) n += e.bytes.size() + e.id.size();
   for (const v1::Decision& d : m.decisions) n += d.ByteSizeLong() + m.service_id.size() + 16;
@@ -397,7 +400,7 @@ absl::StatusOr<CommandResult> RunCommand(store::Store& store, const model::Compi
   m.request_id = request_id;
   m.request_hash = RequestHash(command);
   // The API answers SubmitOutput with the stored revision.
-  if (!t.outputs.empty()) m.response = t.outputs.front().SerializeAsString();
+  if (!t.outputs.empty()) m.response = t.outputs.front()->SerializeAsString();
   phases.apply_ns += NanosSince(t0);
   phases.batch_bytes += EstimateBatchBytes(m);
 

@@ -392,7 +392,7 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   }
   cel::Value fields_value;
   std::vector<std::string> problems =
-      model::CheckOutputFields(type->fields(), cmd.fields, &fields_value);
+      model::CheckOutputFields(type->fields(), cmd.submitted_fields(), &fields_value);
   if (!problems.empty()) {
     for (std::string& p : problems) p = absl::StrCat("fields.", p);
     return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
@@ -405,16 +405,18 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   out.set_output_type(cmd.output_type);
   out.set_revision(revision);
   *out.mutable_document() = doc;
-  *out.mutable_fields() = cmd.fields;
+  *out.mutable_fields() = cmd.submitted_fields();
   out.set_status(v1::OUTPUT_STATUS_SUBMITTED);
   out.set_submitted_by(context.actor.principal);
   *out.mutable_submitted_at() = ToProto(context.now);
   out.set_request_id(context.request_id);
   out.set_stage(s.stage());
   out.set_cycle(s.cycle());
-  work.transition.outputs.push_back(out);
+  // One record for the transition and the snapshot.
+  LatestOutput latest;
+  latest.record = std::make_shared<const v1::OutputRevision>(std::move(out));
+  work.transition.outputs.push_back(latest.record);
   // Bound from the pass that checked the fields, so the gate evaluation below converts nothing.
-  LatestOutput latest(std::move(out));
   latest.bound = std::make_shared<const cel::Value>(
       model::OutputValue(*latest.record, std::move(fields_value)));
   latest.bound_digest = work.pack->digest();
@@ -439,7 +441,7 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   e->set_output_type(cmd.output_type);
   e->set_revision(revision);
   *e->mutable_document() = doc;
-  *e->mutable_fields() = cmd.fields;
+  *e->mutable_fields() = cmd.submitted_fields();
   e->set_submitted_by(context.actor.principal);
   e->set_stage(s.stage());
   e->set_cycle(s.cycle());

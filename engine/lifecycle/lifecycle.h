@@ -115,6 +115,14 @@ struct SubmitOutput {
   std::string output_type;
   v1::DocumentRef document;
   google::protobuf::Struct fields;
+  // When set, the fields submitted instead of `fields`, borrowed: they must stay alive and
+  // unchanged until Apply returns. Lets the shell pass a request's fields without copying them.
+  const google::protobuf::Struct* borrowed_fields = nullptr;
+
+  // The fields submitted: `*borrowed_fields` when set, else `fields`.
+  const google::protobuf::Struct& submitted_fields() const {
+    return borrowed_fields != nullptr ? *borrowed_fields : fields;
+  }
 };
 
 struct RecordAssessment {
@@ -167,7 +175,8 @@ struct Context {
 // What a command changes; the shell commits all of it atomically.
 struct Transition {
   v1::Service service;
-  std::vector<v1::OutputRevision> outputs;
+  // New output revisions; the same immutable records the snapshot's latest_outputs then hold.
+  std::vector<std::shared_ptr<const v1::OutputRevision>> outputs;
   std::vector<v1::Assessment> assessments;
   // New decisions and, for a superseded one, its rewritten record (superseded = true).
   std::vector<v1::Decision> decisions;

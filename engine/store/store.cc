@@ -216,8 +216,9 @@ absl::Status ValidateMutation(const Mutation& m) {
     VARAV_RETURN_IF_ERROR(CheckKeyPart(panel, "service.awaiting_panels entry"));
   }
   for (size_t i = 0; i < m.outputs.size(); ++i) {
-    const v1::OutputRevision& o = m.outputs[i];
     const std::string what = absl::StrCat("outputs[", i, "]");
+    if (m.outputs[i] == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is null"));
+    const v1::OutputRevision& o = *m.outputs[i];
     if (o.service_id() != id) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, " belongs to service '", o.service_id(), "', not '", id, "'"));
@@ -725,7 +726,8 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
 
   rocksdb::WriteBatch& batch = pending.batch;
   std::set<std::string> seen;
-  for (const v1::OutputRevision& o : m.outputs) {
+  for (const std::shared_ptr<const v1::OutputRevision>& output : m.outputs) {
+    const v1::OutputRevision& o = *output;
     const std::string key = OutputKey(id, o.output_type(), o.revision());
     std::string ignored;
     rocksdb::Status s = db_->Get(read_options, cf_->outputs, ToSlice(key), &ignored);

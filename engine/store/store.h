@@ -108,8 +108,9 @@ struct Mutation {
   // The new service state. The store sets `etag`, `last_event_sequence` and `last_event_hash`;
   // every other field is stored as given and drives the index entries.
   v1::Service service;
-  // New output revisions; a revision that already exists is refused (outputs are append-only).
-  std::vector<v1::OutputRevision> outputs;
+  // New output revisions (immutable, and may be shared with the caller, e.g. its cached
+  // snapshot); a revision that already exists is refused (outputs are append-only).
+  std::vector<std::shared_ptr<const v1::OutputRevision>> outputs;
   // Assessments to store; each replaces the stored assessment of its principle.
   std::vector<v1::Assessment> assessments;
   // New gate evaluations.

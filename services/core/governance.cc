@@ -453,12 +453,12 @@ absl::StatusOr<v1::SubmitOutputResponse> Governance::SubmitOutput(
           [&](const v1::Service& s) { return MayEdit(principal, s.agency(), "change services"); },
       .command = lifecycle::SubmitOutput{.output_type = request.output_type(),
                                          .document = request.document(),
-                                         .fields = request.fields()},
+                                         .borrowed_fields = &request.fields()},
       .now = Now(),
   };
   return Mutate<v1::SubmitOutputResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::SubmitOutputResponse& r) {
-        if (!t.outputs.empty()) *r.mutable_output() = t.outputs.front();
+        if (!t.outputs.empty()) *r.mutable_output() = *t.outputs.front();
         *r.mutable_gate_check() = GateCheckOf(t);
       });
 }

@@ -93,9 +93,7 @@ class LifecycleTest : public ::testing::Test {
     const uint64_t seq = snapshot_.service.last_event_sequence() + t.events.size();
     snapshot_.service = t.service;
     snapshot_.service.set_last_event_sequence(seq);
-    for (const v1::OutputRevision& o : t.outputs) {
-      snapshot_.latest_outputs[o.output_type()] = LatestOutput(o);
-    }
+    for (const auto& o : t.outputs) snapshot_.latest_outputs[o->output_type()] = LatestOutput(*o);
     for (const v1::Assessment& a : t.assessments) snapshot_.assessments[a.principle()] = a;
     for (const v1::Decision& d : t.decisions) {
       bool replaced = false;
@@ -221,11 +219,34 @@ TEST_F(LifecycleTest, SubmittingAddsRevisionsAndNeverOverwrites) {
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_EQ(first->outputs.size(), 1u);
   ASSERT_EQ(second->outputs.size(), 1u);
-  EXPECT_EQ(first->outputs[0].revision(), 1u);
-  EXPECT_EQ(second->outputs[0].revision(), 2u);
-  EXPECT_EQ(second->outputs[0].document().id(), "v2");
+  EXPECT_EQ(first->outputs[0]->revision(), 1u);
+  EXPECT_EQ(second->outputs[0]->revision(), 2u);
+  EXPECT_EQ(second->outputs[0]->document().id(), "v2");
   EXPECT_EQ(second->service.output_revisions().at("vision"), 2u);
   EXPECT_THAT(EventKinds(*second), ElementsAre("output_submitted", "gate_evaluated"));
+}
+
+TEST_F(LifecycleTest, SubmitsBorrowedFieldsInsteadOfItsOwn) {
+  Register();
+  const google::protobuf::Struct borrowed = Fields({{"statement", Str("Borrowed")}});
+  auto t = Run(SubmitOutput{.output_type = "vision",
+                            .document = Doc("v1"),
+                            .fields = Fields({{"statement", Str("Ignored")}}),
+                            .borrowed_fields = &borrowed});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->outputs.size(), 1u);
+  EXPECT_EQ(t->outputs[0]->fields().fields().at("statement").string_value(), "Borrowed");
+  ASSERT_FALSE(t->events.empty());
+  EXPECT_EQ(t->events[0].output_submitted().fields().fields().at("statement").string_value(),
+            "Borrowed");
+  // Borrowed fields are checked like owned ones.
+  google::protobuf::Value not_a_string;
+  not_a_string.mutable_struct_value();
+  const google::protobuf::Struct wrong = Fields({{"statement", not_a_string}});
+  auto refused =
+      Run(SubmitOutput{.output_type = "vision", .document = Doc("v2"), .borrowed_fields = &wrong});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("fields.statement"));
 }
 
 TEST_F(LifecycleTest, RefusesOutputsThatDoNotFitTheirTypeNamingTheField) {

@@ -84,11 +84,12 @@ void Work(Store& store, const std::string& run, int thread, int services) {
       s.mutable_latest_evaluation()->set_evaluation_id(request_id);
       s.mutable_latest_evaluation()->set_ready(absl::Bernoulli(gen, 0.5));
 
-      v1::OutputRevision& o = m.outputs.emplace_back();
-      o.set_service_id(service_id);
-      o.set_output_type("out");
-      o.set_revision(revision);
-      o.mutable_document()->set_sha256(std::string(64, 'b'));
+      auto o = std::make_shared<v1::OutputRevision>();
+      o->set_service_id(service_id);
+      o->set_output_type("out");
+      o->set_revision(revision);
+      o->mutable_document()->set_sha256(std::string(64, 'b'));
+      m.outputs.push_back(std::move(o));
       v1::Assessment& a = m.assessments.emplace_back();
       a.set_service_id(service_id);
       a.set_principle("P1");

@@ -24,9 +24,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::IsOk;
-using testing::MakeOutput;
 using testing::MakeService;
 using testing::RawDb;
+using testing::SharedOutput;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
@@ -95,7 +95,7 @@ TEST_F(StoreTest, RoundTripsEveryRecordKind) {
   (*service.mutable_output_revisions())["vision"] = 1;
 
   Mutation m = testing::CreateMutation(service);
-  m.outputs.push_back(MakeOutput("svc-1", "vision", 1));
+  m.outputs.push_back(SharedOutput("svc-1", "vision", 1));
   v1::Assessment assessment;
   assessment.set_service_id("svc-1");
   assessment.set_principle("P1");
@@ -169,8 +169,8 @@ TEST_F(StoreTest, KeepsEveryOutputRevisionAndFindsTheLatest) {
   v1::Service s = Create(MakeService("svc"));
   for (uint32_t rev = 1; rev <= 3; ++rev) {
     Mutation m = Update(s, s);
-    m.outputs.push_back(MakeOutput("svc", "vision", rev));
-    if (rev == 2) m.outputs.push_back(MakeOutput("svc", "budget", 1));
+    m.outputs.push_back(SharedOutput("svc", "vision", rev));
+    if (rev == 2) m.outputs.push_back(SharedOutput("svc", "budget", 1));
     auto r = store_->Commit(m);
     ASSERT_THAT(r, IsOk());
     s = r->service;
@@ -266,7 +266,7 @@ TEST_F(StoreTest, AssignsSequencesAndChainsHashesAcrossServices) {
 TEST_F(StoreTest, WritesNothingWhenAnyPartIsInvalid) {
   v1::Service s = Create(MakeService("svc"));
   Mutation first = Update(s, s);
-  first.outputs.push_back(MakeOutput("svc", "vision", 1));
+  first.outputs.push_back(SharedOutput("svc", "vision", 1));
   auto r = store_->Commit(first);
   ASSERT_THAT(r, IsOk());
   s = r->service;
@@ -280,8 +280,8 @@ TEST_F(StoreTest, WritesNothingWhenAnyPartIsInvalid) {
   a.set_principle("P2");
   bad.assessments.push_back(a);
   bad.evaluations.push_back({.id = "eval-x", .bytes = "x"});
-  bad.outputs.push_back(MakeOutput("svc", "budget", 1));
-  bad.outputs.push_back(MakeOutput("svc", "vision", 1));
+  bad.outputs.push_back(SharedOutput("svc", "budget", 1));
+  bad.outputs.push_back(SharedOutput("svc", "vision", 1));
   bad.request_id = "req-bad";
   bad.request_hash = "h";
   EXPECT_THAT(store_->Commit(bad),
@@ -337,7 +337,7 @@ TEST_F(StoreTest, RejectsMalformedMutations) {
                                           HasSubstr("ee.varav.service.registered")));
 
   m = testing::CreateMutation(s);
-  m.outputs.push_back(MakeOutput("svc", "vision", 0));
+  m.outputs.push_back(SharedOutput("svc", "vision", 0));
   EXPECT_THAT(store_->Commit(m),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("revision")));
   EXPECT_EQ(store_->LastGlobalSequence(), 0u);
@@ -794,7 +794,7 @@ TEST_F(StoreTest, RefusesASecondOpenOfTheSameDirectory) {
 TEST_F(StoreTest, RestoresFromACheckpointAndFromABackup) {
   v1::Service s = Create(MakeService("svc"));
   Mutation m = Update(s, s);
-  m.outputs.push_back(MakeOutput("svc", "vision", 1));
+  m.outputs.push_back(SharedOutput("svc", "vision", 1));
   ASSERT_THAT(store_->Commit(m), IsOk());
   const std::string checkpoint = (dir_ / "checkpoint").string();
   const std::string backups = (dir_ / "backups").string();
@@ -845,8 +845,8 @@ namespace {
 
 using ::testing::IsEmpty;
 using testing::IsOk;
-using testing::MakeOutput;
 using testing::MakeService;
+using testing::SharedOutput;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
@@ -878,9 +878,9 @@ TEST_F(SnapshotTest, LoadSnapshotReturnsWhatTheIndividualGettersReturn) {
   (*service.mutable_output_revisions())["vision"] = 2;
   (*service.mutable_output_revisions())["budget"] = 1;
   Mutation m = testing::CreateMutation(service);
-  m.outputs.push_back(MakeOutput("svc-1", "vision", 1));
-  m.outputs.push_back(MakeOutput("svc-1", "vision", 2));
-  m.outputs.push_back(MakeOutput("svc-1", "budget", 1));
+  m.outputs.push_back(SharedOutput("svc-1", "vision", 1));
+  m.outputs.push_back(SharedOutput("svc-1", "vision", 2));
+  m.outputs.push_back(SharedOutput("svc-1", "budget", 1));
   for (const char* principle : {"P2", "P1"}) {
     v1::Assessment& a = m.assessments.emplace_back();
     a.set_service_id("svc-1");

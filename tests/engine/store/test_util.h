@@ -94,6 +94,13 @@ inline v1::OutputRevision MakeOutput(absl::string_view service_id, absl::string_
   return o;
 }
 
+// MakeOutput as the shared record a Mutation holds.
+inline std::shared_ptr<const v1::OutputRevision> SharedOutput(absl::string_view service_id,
+                                                              absl::string_view type,
+                                                              uint32_t revision) {
+  return std::make_shared<const v1::OutputRevision>(MakeOutput(service_id, type, revision));
+}
+
 inline Mutation CreateMutation(const v1::Service& s) {
   Mutation m;
   m.service_id = s.id();
