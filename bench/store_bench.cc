@@ -320,7 +320,7 @@ void Fold(ServiceSnapshot& snap, Transition& t, const v1::Service& stored) {
   }
   for (v1::Assessment& a : t.assessments) snap.assessments[a.principle()] = std::move(a);
   if (t.evaluation && stored.latest_evaluation().evaluation_id() == t.evaluation_id) {
-    snap.latest_evaluation = std::move(t.evaluation);
+    snap.latest_evaluation = *t.evaluation;
   }
 }
 

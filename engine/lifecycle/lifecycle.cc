@@ -11,6 +11,7 @@
 #include "engine/common/status_macros.h"
 #include "engine/model/activation.h"
 #include "engine/model/evaluation.h"
+#include "google/protobuf/arena.h"
 
 namespace varav::lifecycle {
 namespace {
@@ -280,8 +281,15 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   if (gate == nullptr) return absl::OkStatus();  // a pack without a gate for this stage
   model::GateSubject subject = SubjectOf(work.snapshot, context.now, {});
   BindRecords(*work.pack, work.snapshot, subject);
-  VARAV_ASSIGN_OR_RETURN(v1::GateEvaluation evaluation,
-                         model::EvaluateGate(*work.pack, gate->id(), subject));
+  // The evaluation (a result per rule, each with strings) is built, serialized and dropped by
+  // every command: on an arena it is freed in one step instead of message by message.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 8 << 10;
+  auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
+  v1::GateEvaluation* built =
+      google::protobuf::Arena::CreateMessage<v1::GateEvaluation>(arena.get());
+  VARAV_RETURN_IF_ERROR(model::EvaluateGate(*work.pack, gate->id(), subject, built));
+  const v1::GateEvaluation& evaluation = *built;
 
   Transition& t = work.transition;
   const uint64_t sequence = service.last_event_sequence() + t.events.size() + 1;
@@ -319,7 +327,7 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
     // Every command re-evaluates last (RequestGateReview then reads transition.evaluation), so
     // the working snapshot's latest_evaluation is not read again: the transition carries it.
   }
-  t.evaluation = std::move(evaluation);
+  t.evaluation = std::shared_ptr<const v1::GateEvaluation>(std::move(arena), built);
   t.evaluation_id = id;
   return absl::OkStatus();
 }

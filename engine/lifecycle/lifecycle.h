@@ -180,8 +180,9 @@ struct Transition {
   std::vector<v1::Assessment> assessments;
   // New decisions and, for a superseded one, its rewritten record (superseded = true).
   std::vector<v1::Decision> decisions;
-  // The gate evaluation made by this command, with its id (see EvaluationId).
-  std::optional<v1::GateEvaluation> evaluation;
+  // The gate evaluation made by this command, with its id (see EvaluationId). Immutable; it lives
+  // on its own protobuf arena, freed at once when the last holder lets go.
+  std::shared_ptr<const v1::GateEvaluation> evaluation;
   std::string evaluation_id;
   // Events in order, without sequences or hashes (the store assigns them).
   std::vector<v1::Event> events;

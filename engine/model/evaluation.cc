@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "engine/common/status_macros.h"
 #include "engine/model/activation.h"
 
 namespace varav::model {
@@ -22,11 +23,10 @@ std::string MessageText(const cel::Program* program, const std::string& fallback
 
 // Runs every rule of `gate` against `activation`; `revisions` names the revision of each output
 // the input holds.
-v1::GateEvaluation Evaluate(const CompiledPack& pack, const v1::Gate* gate,
-                            const cel::Activation& activation,
-                            const absl::flat_hash_map<absl::string_view, int64_t>& revisions,
-                            const google::protobuf::Timestamp& now) {
-  v1::GateEvaluation out;
+void Evaluate(const CompiledPack& pack, const v1::Gate* gate, const cel::Activation& activation,
+              const absl::flat_hash_map<absl::string_view, int64_t>& revisions,
+              const google::protobuf::Timestamp& now, v1::GateEvaluation& out) {
+  out.Clear();
   out.set_pack_id(pack.id());
   out.set_pack_version(pack.version());
   out.set_pack_digest(pack.digest());
@@ -80,7 +80,6 @@ v1::GateEvaluation Evaluate(const CompiledPack& pack, const v1::Gate* gate,
   }
   out.set_ready(ready);
   out.set_should_score(should_total > 0 ? should_passed / should_total : 1.0);
-  return out;
 }
 
 }  // namespace
@@ -95,11 +94,20 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
   for (const v1::GateInput::Output& o : input.outputs()) {
     revisions.emplace(o.output_id(), o.revision());
   }
-  return Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions, input.now());
+  v1::GateEvaluation out;
+  Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions, input.now(), out);
+  return out;
 }
 
 absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                                                 const GateSubject& subject) {
+  v1::GateEvaluation out;
+  VARAV_RETURN_IF_ERROR(EvaluateGate(pack, gate_id, subject, &out));
+  return out;
+}
+
+absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                          const GateSubject& subject, v1::GateEvaluation* out) {
   const v1::Gate* gate = pack.FindGate(gate_id);
   if (gate == nullptr) {
     return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
@@ -108,7 +116,8 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
   for (const v1::OutputRevision* o : subject.outputs) {
     revisions.emplace(o->output_type(), o->revision());
   }
-  return Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now);
+  Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now, *out);
+  return absl::OkStatus();
 }
 
 }  // namespace varav::model

@@ -31,5 +31,8 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
 // results for the equivalent GateInput, without copying the outputs' fields.
 absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                                                 const GateSubject& subject);
+// The same, written into `*out` (cleared first), which may live on a protobuf arena.
+absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
+                          const GateSubject& subject, v1::GateEvaluation* out);
 
 }  // namespace varav::model

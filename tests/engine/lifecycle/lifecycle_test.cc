@@ -172,7 +172,7 @@ TEST_F(LifecycleTest, RegistersAtTheFirstStageAndEvaluatesItsGate) {
   EXPECT_EQ(t->service.stage_history(0).stage(), "envision");
   EXPECT_THAT(EventKinds(*t), ElementsAre("service_registered", "gate_evaluated"));
   EXPECT_EQ(t->events[0].principal(), "ria:mari");
-  ASSERT_TRUE(t->evaluation.has_value());
+  ASSERT_NE(t->evaluation, nullptr);
   EXPECT_EQ(t->evaluation->gate_id(), "A");
   EXPECT_FALSE(t->evaluation->ready());
   EXPECT_EQ(t->evaluation_id, "parental-benefit/1/A/2");
@@ -567,7 +567,7 @@ TEST_F(LifecycleTest, ANewRevisionOfReviewedEvidenceMarksTheReviewStale) {
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_TRUE(t->service.latest_evaluation().stale());
   EXPECT_EQ(t->service.latest_evaluation().evaluation_id(), review_evaluation);
-  EXPECT_TRUE(t->evaluation.has_value());  // re-evaluated and recorded all the same
+  EXPECT_NE(t->evaluation, nullptr);  // re-evaluated and recorded all the same
 }
 
 TEST_F(LifecycleTest, MigratesToAnotherVersionOfTheSamePack) {
