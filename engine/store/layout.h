@@ -5,27 +5,29 @@
 // ordering gives the iteration order the store needs: ids are followed by a NUL separator (ids
 // never contain NUL; the store rejects them) and numbers are fixed-width big-endian.
 //
-// Column family  | key                                                   | value
-// ---------------|-------------------------------------------------------|---------------------------
-// services       | <service_id>                                          | varav.v1.Service
-// outputs        | <service_id>\0<output_type>\0<revision u32 BE>        | varav.v1.OutputRevision
-// assessments    | <service_id>\0<principle>                             | varav.v1.Assessment
-// evaluations    | <evaluation_id>                                       | opaque bytes
-// (GateEvaluation) decisions      | <service_id>\0<gate>\0<cycle u32 BE>\0<number u32 BE> |
-// varav.v1.Decision events         | e/<global_sequence u64 BE>                            |
-// varav.v1.Event
-//                | s/<service_id>\0<service_sequence u64 BE>             | <global_sequence u64 BE>
-// indexes        | agency/<agency>\0<service_id>                         | empty
-//                | stage/<stage>\0<service_id>                           | empty
-//                | status/<ServiceStatus enum name>\0<service_id>        | empty
-//                | awaiting/<panel>\0<service_id>                        | empty
-//                | ready/<0|1>\0<service_id>                             | empty
-// idempotency    | <request_id>                                          | varav.v1.RequestRecord
-// metadata       | format_version                                        | decimal ASCII, e.g. "1"
-//                | cursor/<name>                                         | <sequence u64 BE>
+// clang-format off
+// Column family | key                                                    | value
+// --------------|--------------------------------------------------------|-------------------------
+// services      | <service_id>                                           | varav.v1.Service
+// outputs       | <service_id>\0<output_type>\0<revision u32 BE>         | varav.v1.OutputRevision
+// assessments   | <service_id>\0<principle>                              | varav.v1.Assessment
+// evaluations   | <evaluation_id>                                        | varav.v1.GateEvaluation
+// decisions     | <service_id>\0<gate>\0<cycle u32 BE>\0<number u32 BE> | varav.v1.Decision
+// events        | e/<global_sequence u64 BE>                             | varav.v1.Event
+//               | s/<service_id>\0<service_sequence u64 BE>              | <global_sequence u64 BE>
+// indexes       | agency/<agency>\0<service_id>                          | empty
+//               | stage/<stage>\0<service_id>                            | empty
+//               | status/<ServiceStatus enum name>\0<service_id>         | empty
+//               | awaiting/<panel>\0<service_id>                         | empty
+//               | ready/<0|1>\0<service_id>                              | empty
+// idempotency   | <request_id>                                           | varav.v1.RequestRecord
+// metadata      | format_version                                         | decimal ASCII, e.g. "1"
+//               | cursor/<name>                                          | <sequence u64 BE>
+// clang-format on
 //
-// Every protobuf value is written with deterministic serialization. `ready/1` means the latest
-// evaluation found the gate ready and is not stale.
+// Events are stored as the exact bytes their hash covers (deterministic serialization, see
+// event_chain.h); every other protobuf value uses the plain encoding, since nothing hashes it.
+// `ready/1` means the latest evaluation found the gate ready and is not stale.
 //
 // Thread safety: free functions without state.
 #pragma once
