@@ -110,14 +110,10 @@ class Governance {
                                                   const Principal& principal) const;
   absl::StatusOr<v1::GetGateStatusResponse> GetGateStatus(const v1::GetGateStatusRequest& request,
                                                           const Principal& principal) const;
-  // GetGateStatus's answer together with its wire form, shared and immutable: the server sends
-  // `bytes` as they are, so a status served from the cache is neither copied nor serialized again.
-  struct GateStatusAnswer {
-    v1::GetGateStatusResponse response;
-    // `response` serialized.
-    std::string bytes;
-  };
-  absl::StatusOr<std::shared_ptr<const GateStatusAnswer>> GateStatus(
+  // GetGateStatus's answer as a serialized GetGateStatusResponse, shared and immutable: the server
+  // sends these bytes as they are, so an answer served from the cache is neither copied nor
+  // serialized again (and the cache keeps only the wire form).
+  absl::StatusOr<std::shared_ptr<const std::string>> GetGateStatusBytes(
       const v1::GetGateStatusRequest& request, const Principal& principal) const;
   absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request,
                                                     const Principal& principal) const;
@@ -141,7 +137,7 @@ class Governance {
   // The command path's snapshot cache and the gate status cache, for tests and benchmarks that
   // look at their counters.
   const SnapshotCache& snapshot_cache() const { return cache_; }
-  const EtagCache<std::shared_ptr<const GateStatusAnswer>>& status_cache() const {
+  const EtagCache<std::shared_ptr<const std::string>>& status_cache() const {
     return status_cache_;
   }
 
@@ -166,7 +162,7 @@ class Governance {
   // Thread-safe by itself; mutable because the const mutations keep it.
   mutable SnapshotCache cache_;
   // GetGateStatus answers by (service, requested gate), valid at the service's etag.
-  mutable EtagCache<std::shared_ptr<const GateStatusAnswer>> status_cache_;
+  mutable EtagCache<std::shared_ptr<const std::string>> status_cache_;
 };
 
 }  // namespace varav::core

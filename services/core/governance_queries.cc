@@ -257,12 +257,16 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
 
 absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
     const v1::GetGateStatusRequest& request, const Principal& principal) const {
-  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const GateStatusAnswer> answer,
-                         GateStatus(request, principal));
-  return answer->response;
+  VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes,
+                         GetGateStatusBytes(request, principal));
+  v1::GetGateStatusResponse response;
+  if (!response.ParseFromString(*bytes)) {
+    return absl::InternalError("the gate status answer does not parse");
+  }
+  return response;
 }
 
-absl::StatusOr<std::shared_ptr<const Governance::GateStatusAnswer>> Governance::GateStatus(
+absl::StatusOr<std::shared_ptr<const std::string>> Governance::GetGateStatusBytes(
     const v1::GetGateStatusRequest& request, const Principal& principal) const {
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
@@ -291,14 +295,12 @@ absl::StatusOr<std::shared_ptr<const Governance::GateStatusAnswer>> Governance::
 
   // Everything below but a dry run follows from the stored state at this etag.
   const std::string cache_key = absl::StrCat(service.id(), "\n", request.gate());
-  if (std::optional<std::shared_ptr<const GateStatusAnswer>> hit =
+  if (std::optional<std::shared_ptr<const std::string>> hit =
           status_cache_.Find(cache_key, service.etag())) {
     return *std::move(hit);
   }
-  const std::string etag = service.etag();
 
-  auto answer = std::make_shared<GateStatusAnswer>();
-  v1::GetGateStatusResponse& response = answer->response;
+  v1::GetGateStatusResponse response;
   *response.mutable_gate() = *gate;
   const v1::GateSummary& latest = service.latest_evaluation();
   if (latest.gate() == gate->id() && latest.cycle() == service.cycle() &&
@@ -329,10 +331,10 @@ absl::StatusOr<std::shared_ptr<const Governance::GateStatusAnswer>> Governance::
   }
   *response.mutable_open_conditions() = service.open_conditions();
   *response.mutable_service() = service;
-  response.SerializeToString(&answer->bytes);
+  auto bytes = std::make_shared<const std::string>(response.SerializeAsString());
   // A dry run evaluates at the current time, so only stored evaluations are kept.
-  if (!response.dry_run()) status_cache_.Put(cache_key, etag, answer);
-  return answer;
+  if (!response.dry_run()) status_cache_.Put(cache_key, service.etag(), bytes);
+  return bytes;
 }
 
 absl::StatusOr<v1::ListEventsResponse> Governance::ListEvents(const v1::ListEventsRequest& request,

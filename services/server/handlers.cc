@@ -235,18 +235,14 @@ grpc::ServerUnaryReactor* LifecycleHandler::GetGateStatus(grpc::CallbackServerCo
           return absl::InvalidArgumentError(
               "request: not a serialized varav.v1.GetGateStatusRequest");
         }
-        absl::StatusOr<std::shared_ptr<const core::Governance::GateStatusAnswer>> answer =
-            governance.GateStatus(parsed, principal);
+        absl::StatusOr<std::shared_ptr<const std::string>> answer =
+            governance.GetGateStatusBytes(parsed, principal);
         if (!answer.ok()) return answer.status();
         // The slice keeps the shared answer alive until gRPC has sent it.
-        auto* keep = new std::shared_ptr<const core::Governance::GateStatusAnswer>(*answer);
-        const std::string& bytes = (*keep)->bytes;
+        auto* keep = new std::shared_ptr<const std::string>(*std::move(answer));
         grpc::Slice slice(
-            const_cast<char*>(bytes.data()), bytes.size(),
-            [](void* p) {
-              delete static_cast<std::shared_ptr<const core::Governance::GateStatusAnswer>*>(p);
-            },
-            keep);
+            const_cast<char*>((*keep)->data()), (*keep)->size(),
+            [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, keep);
         *response = grpc::ByteBuffer(&slice, 1);
         return absl::OkStatus();
       });
