@@ -525,7 +525,7 @@ absl::Status Store::WriteInGroup(PendingCommit& pending) {
   }
   // Sealing needs only the commit's own sequences and its service's chain, whose stripe this
   // thread holds: committers seal in parallel, and the leader's serial part is the write alone.
-  SealInto(pending, pending.first_sequence, pending.batch);
+  Seal(pending);
 
   commit_mu_.Lock();
   pending.sealed = true;
@@ -651,7 +651,9 @@ void Store::WriteGroup(const std::vector<PendingCommit*>& group) {
   durable_global_sequence_.store(end_sequence - 1, std::memory_order_release);
 }
 
-void Store::SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBatch& batch) {
+void Store::Seal(PendingCommit& p) {
+  const uint64_t first_sequence = p.first_sequence;
+  rocksdb::WriteBatch& batch = p.batch;
   const Mutation& m = *p.mutation;
   const std::string& id = m.service_id;
   CommitResult& result = *p.result;

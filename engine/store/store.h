@@ -322,9 +322,9 @@ class Store {
   absl::Status WriteInGroup(PendingCommit& pending);
   // The leader's part: writes the sealed batches of `group` (consecutive in queue order) as one.
   void WriteGroup(const std::vector<PendingCommit*>& group);
-  // Appends `p`'s events (from global sequence `first_sequence` on), service record and
-  // idempotency record to `batch`, and completes its result.
-  void SealInto(PendingCommit& p, uint64_t first_sequence, rocksdb::WriteBatch& batch);
+  // Appends `p`'s events (from its allocated first global sequence on), service record and
+  // idempotency record to its batch, and completes its result.
+  void Seal(PendingCommit& p);
   absl::StatusOr<std::optional<v1::RequestRecord>> ReadRequestRecord(absl::string_view request_id);
   absl::Status VerifyChainAt(const rocksdb::ReadOptions& read_options, absl::string_view service_id,
                              const v1::Service& service);
