@@ -2,9 +2,18 @@
 // a watcher, with 1 and with 1,000 concurrent watchers.
 //
 // Setup: a store with the WAL synced (as in production), the EventHub and an in-process gRPC
-// server on loopback serving the real WatchEvents reactor; the watchers are gRPC callback
-// clients in the same process, spread over several channels. One writer commits one event per
-// command at `--rate` commands per second (each through Store::Commit, like a SubmitOutput).
+// server on loopback serving the real WatchEvents reactor (raw, as varavd serves it); the
+// watchers are gRPC clients in the same process, spread over several channels. One writer commits
+// one event per command at `--rate` commands per second (each through Store::Commit, like a
+// SubmitOutput).
+//
+// The watchers share the two cores with the server, so their own cost is part of every figure.
+// `--client` picks how they are written, from the most convenient to the cheapest:
+//   callback   a grpc::ClientReadReactor per stream, parsing each WatchEventsResponse;
+//   cq         the completion-queue API drained by --cq_threads threads, parsing each message;
+//   raw        a generic (byte buffer) call on completion queues that decodes only the event's
+//              global_sequence, as a consumer forwarding the bytes would.
+// All three receive every message whole; the server's work is the same.
 // For every (event, watcher) pair the benchmark records:
 //   ack -> arrival     from Commit() returning (the command is acknowledged) to the watcher
 //                      receiving the event; can be slightly negative (the event becomes durable,
@@ -15,6 +24,7 @@
 // beyond it delays grow with the backlog and measure throughput, not delay.
 //
 //   watch_bench                              # 1 and 1000 watchers, 200 commands at 20/s each
+//   watch_bench --client=raw --channels=1    # the cheapest watchers
 //   watch_bench --watchers=1,100,1000 --events=500 --rate=100 --dir=/var/tmp
 #include <algorithm>
 #include <atomic>
@@ -38,6 +48,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "engine/store/store.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "services/core/principal.h"
 #include "services/events/event_hub.h"
@@ -48,6 +61,10 @@ ABSL_FLAG(std::string, watchers, "1,1000", "comma-separated watcher counts to me
 ABSL_FLAG(int, events, 200, "commands (one event each) per measurement");
 ABSL_FLAG(double, rate, 20, "commands per second");
 ABSL_FLAG(int, channels, 8, "client channels the watchers are spread over");
+ABSL_FLAG(std::string, client, "callback",
+          "watcher client API: callback (a reactor per stream) or cq (completion queues drained "
+          "by --cq_threads threads)");
+ABSL_FLAG(int, cq_threads, 2, "threads draining the completion queues with --client=cq");
 ABSL_FLAG(bool, sync, true, "sync the WAL on every commit (production setting)");
 ABSL_FLAG(int, notify_threads, 0, "EventHub notifier threads (0: one per core, at most 4)");
 ABSL_FLAG(
@@ -65,11 +82,12 @@ int64_t NowNs() {
       .count();
 }
 
-class Service final : public v1::LifecycleService::CallbackService {
+class Service final : public v1::LifecycleService::WithRawCallbackMethod_WatchEvents<
+                          v1::LifecycleService::CallbackService> {
  public:
   explicit Service(EventHub* hub) : hub_(hub) {}
-  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
-      grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) override {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
     static const core::Principal kReader{.id = "bench",
                                          .roles = {core::Role{.kind = core::RoleKind::kReader}}};
     return StartWatch(*hub_, context, request, kReader);
@@ -114,6 +132,171 @@ class Watcher : public grpc::ClientReadReactor<v1::WatchEventsResponse> {
   absl::Notification done_;
 };
 
+// The same watcher on the completion-queue API: `cq_threads` threads drain the queues, each
+// handling whatever completions are ready without a thread hop per message.
+class CqWatcher {
+ public:
+  CqWatcher(v1::LifecycleService::Stub* stub, grpc::CompletionQueue* cq, uint64_t after,
+            size_t expected, std::atomic<size_t>* complete)
+      : expected_(expected), complete_(complete) {
+    arrivals_.reserve(expected);
+    request_.set_after_sequence(after);
+    reader_ = stub->PrepareAsyncWatchEvents(&context_, request_, cq);
+    reader_->StartCall(Tag(kStarted));
+  }
+  static void Handle(void* tag, bool ok) {
+    auto* self = reinterpret_cast<CqWatcher*>(reinterpret_cast<uintptr_t>(tag) & ~uintptr_t{3});
+    self->Step(static_cast<int>(reinterpret_cast<uintptr_t>(tag) & 3), ok);
+  }
+  void Cancel() { context_.TryCancel(); }
+  void AwaitDone() { done_.WaitForNotification(); }
+  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
+
+ private:
+  enum : int { kStarted = 0, kRead = 1, kFinished = 2 };
+  void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
+  void Step(int what, bool ok) {
+    if (what == kFinished) {
+      done_.Notify();
+      return;
+    }
+    if (what == kRead && ok && response_.has_event()) {
+      arrivals_.emplace_back(response_.event().global_sequence(), NowNs());
+      if (arrivals_.size() == expected_) complete_->fetch_add(1);
+    }
+    if (ok) {
+      reader_->Read(&response_, Tag(kRead));
+    } else {
+      reader_->Finish(&status_, Tag(kFinished));
+    }
+  }
+
+  grpc::ClientContext context_;
+  v1::WatchEventsRequest request_;
+  v1::WatchEventsResponse response_;
+  std::unique_ptr<grpc::ClientAsyncReader<v1::WatchEventsResponse>> reader_;
+  grpc::Status status_;
+  const size_t expected_;
+  std::atomic<size_t>* complete_;
+  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
+  absl::Notification done_;
+};
+
+// The lightest watcher: a generic (byte buffer) call on a completion queue that decodes only the
+// event's global_sequence from the wire, as a consumer forwarding events would. Every message is
+// still delivered whole; only the client's own decoding work (which shares the cores with the
+// server here) is smaller.
+class RawWatcher {
+ public:
+  RawWatcher(grpc::GenericStub* stub, grpc::CompletionQueue* cq, uint64_t after, size_t expected,
+             std::atomic<size_t>* complete)
+      : expected_(expected), complete_(complete) {
+    arrivals_.reserve(expected);
+    v1::WatchEventsRequest request;
+    request.set_after_sequence(after);
+    std::string bytes = request.SerializeAsString();
+    grpc::Slice slice(bytes);
+    request_ = grpc::ByteBuffer(&slice, 1);
+    call_ = stub->PrepareCall(&context_, "/varav.v1.LifecycleService/WatchEvents", cq);
+    call_->StartCall(Tag(kStarted));
+  }
+  static void Handle(void* tag, bool ok) {
+    auto* self = reinterpret_cast<RawWatcher*>(reinterpret_cast<uintptr_t>(tag) & ~uintptr_t{7});
+    self->Step(static_cast<int>(reinterpret_cast<uintptr_t>(tag) & 7), ok);
+  }
+  void Cancel() { context_.TryCancel(); }
+  void AwaitDone() { done_.WaitForNotification(); }
+  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
+
+ private:
+  enum : int { kStarted = 0, kWritten = 1, kRead = 2, kFinished = 3 };
+  void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
+  // The event's global_sequence (Event field 8 inside WatchEventsResponse field 1), or 0.
+  static uint64_t SequenceOf(const grpc::ByteBuffer& buffer, std::string& scratch) {
+    std::vector<grpc::Slice> slices;
+    if (!buffer.Dump(&slices).ok()) return 0;
+    absl::string_view bytes;
+    if (slices.size() == 1) {
+      bytes = absl::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
+    } else {
+      scratch.clear();
+      for (const grpc::Slice& s : slices) {
+        scratch.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+      bytes = scratch;
+    }
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              static_cast<int>(bytes.size()));
+    for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+      if (tag == ((1 << 3) | 2)) {
+        uint32_t length = 0;
+        if (!in.ReadVarint32(&length)) return 0;
+        const auto limit = in.PushLimit(static_cast<int>(length));
+        for (uint32_t inner = in.ReadTag(); inner != 0; inner = in.ReadTag()) {
+          if (inner == (8 << 3)) {
+            uint64_t sequence = 0;
+            return in.ReadVarint64(&sequence) ? sequence : 0;
+          }
+          if (!google::protobuf::internal::WireFormatLite::SkipField(&in, inner)) return 0;
+        }
+        in.PopLimit(limit);
+      } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+        return 0;
+      }
+    }
+    return 0;
+  }
+  void Step(int what, bool ok) {
+    switch (what) {
+      case kStarted:
+        if (!ok) {
+          reading_ = false;
+          break;
+        }
+        writing_ = true;
+        call_->WriteLast(request_, grpc::WriteOptions(), Tag(kWritten));
+        call_->Read(&response_, Tag(kRead));
+        return;
+      case kWritten:
+        writing_ = false;
+        break;
+      case kRead:
+        if (ok) {
+          const uint64_t sequence = SequenceOf(response_, scratch_);
+          if (sequence != 0) {
+            arrivals_.emplace_back(sequence, NowNs());
+            if (arrivals_.size() == expected_) complete_->fetch_add(1);
+          }
+          call_->Read(&response_, Tag(kRead));
+          return;
+        }
+        reading_ = false;
+        break;
+      case kFinished:
+        done_.Notify();
+        return;
+    }
+    if (!reading_ && !writing_ && !finishing_) {
+      finishing_ = true;
+      call_->Finish(&status_, Tag(kFinished));
+    }
+  }
+
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  std::string scratch_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  grpc::Status status_;
+  bool reading_ = true;
+  bool writing_ = false;
+  bool finishing_ = false;
+  const size_t expected_;
+  std::atomic<size_t>* complete_;
+  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
+  absl::Notification done_;
+};
+
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   const size_t index = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
@@ -131,17 +314,54 @@ struct Row {
 Row Measure(store::Store* store, EventHub* hub, const std::string& address, int watchers,
             int events, double rate, int channels, int round) {
   std::vector<std::unique_ptr<v1::LifecycleService::Stub>> stubs;
+  std::vector<std::unique_ptr<grpc::GenericStub>> generics;
   for (int c = 0; c < channels; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.channel_id", round * 1000 + c);
-    stubs.push_back(v1::LifecycleService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+    auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stubs.push_back(v1::LifecycleService::NewStub(channel));
+    generics.push_back(std::make_unique<grpc::GenericStub>(channel));
   }
   const uint64_t base = store->LastGlobalSequence();
   std::atomic<size_t> complete{0};
   std::vector<std::unique_ptr<Watcher>> list;
-  for (int i = 0; i < watchers; ++i) {
-    list.push_back(std::make_unique<Watcher>(stubs[i % channels].get(), base, events, &complete));
+  std::vector<std::unique_ptr<CqWatcher>> cq_list;
+  std::vector<std::unique_ptr<RawWatcher>> raw_list;
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs;
+  std::vector<std::thread> cq_threads;
+  const std::string client = absl::GetFlag(FLAGS_client);
+  if (client == "cq" || client == "raw") {
+    for (int t = 0; t < absl::GetFlag(FLAGS_cq_threads); ++t) {
+      cqs.push_back(std::make_unique<grpc::CompletionQueue>());
+    }
+    for (int i = 0; i < watchers; ++i) {
+      grpc::CompletionQueue* cq = cqs[i % cqs.size()].get();
+      if (client == "cq") {
+        cq_list.push_back(
+            std::make_unique<CqWatcher>(stubs[i % channels].get(), cq, base, events, &complete));
+      } else {
+        raw_list.push_back(std::make_unique<RawWatcher>(generics[i % channels].get(), cq, base,
+                                                        events, &complete));
+      }
+    }
+    const bool raw = client == "raw";
+    for (auto& cq : cqs) {
+      cq_threads.emplace_back([q = cq.get(), raw] {
+        void* tag;
+        bool ok;
+        while (q->Next(&tag, &ok)) {
+          if (raw) {
+            RawWatcher::Handle(tag, ok);
+          } else {
+            CqWatcher::Handle(tag, ok);
+          }
+        }
+      });
+    }
+  } else {
+    for (int i = 0; i < watchers; ++i) {
+      list.push_back(std::make_unique<Watcher>(stubs[i % channels].get(), base, events, &complete));
+    }
   }
   while (hub->listener_count() < static_cast<size_t>(watchers)) {
     absl::SleepFor(absl::Milliseconds(5));
@@ -190,16 +410,25 @@ Row Measure(store::Store* store, EventHub* hub, const std::string& address, int 
   }
   for (auto& w : list) w->Cancel();
   for (auto& w : list) w->AwaitDone();
+  for (auto& w : cq_list) w->Cancel();
+  for (auto& w : cq_list) w->AwaitDone();
+  for (auto& w : raw_list) w->Cancel();
+  for (auto& w : raw_list) w->AwaitDone();
+  for (auto& cq : cqs) cq->Shutdown();
+  for (auto& t : cq_threads) t.join();
 
   Row row{.watchers = watchers, .expected = static_cast<size_t>(watchers) * events};
   std::vector<double> from_ack, from_start;
-  for (const auto& w : list) {
-    for (const auto& [sequence, at] : w->arrivals()) {
+  auto collect = [&](const std::vector<std::pair<uint64_t, int64_t>>& arrivals) {
+    for (const auto& [sequence, at] : arrivals) {
       const size_t i = sequence - base - 1;
       from_ack.push_back(std::max<int64_t>(0, at - ack_ns[i]) / 1e6);
       from_start.push_back((at - start_ns[i]) / 1e6);
     }
-  }
+  };
+  for (const auto& w : list) collect(w->arrivals());
+  for (const auto& w : cq_list) collect(w->arrivals());
+  for (const auto& w : raw_list) collect(w->arrivals());
   row.deliveries = from_ack.size();
   row.ack_p50 = Percentile(from_ack, 0.50);
   row.ack_p99 = Percentile(from_ack, 0.99);

@@ -141,11 +141,11 @@ void EventHub::LoadTail(uint64_t after, uint64_t durable) {
     if (!events.ok() || events->empty()) return;
     absl::MutexLock lock(&cache_mu_);
     // Skipping ahead (a burst larger than the cache) breaks contiguity: start over.
-    if (!tail_.empty() && tail_.back()->global_sequence() != from) tail_.clear();
+    if (!tail_.empty() && tail_.back()->event.global_sequence() != from) tail_.clear();
     if (tail_.empty() && loaded_sequence_.load(std::memory_order_relaxed) != from) tail_.clear();
     for (v1::Event& event : *events) {
       from = event.global_sequence();
-      tail_.push_back(std::make_shared<const v1::Event>(std::move(event)));
+      tail_.push_back(std::make_shared<const HubEvent>(std::move(event)));
     }
     while (tail_.size() > capacity) tail_.pop_front();
     loaded_sequence_.store(std::max(from, loaded_sequence_.load(std::memory_order_relaxed)),
@@ -153,17 +153,17 @@ void EventHub::LoadTail(uint64_t after, uint64_t durable) {
   }
 }
 
-absl::StatusOr<std::vector<std::shared_ptr<const v1::Event>>> EventHub::Read(uint64_t after,
-                                                                             int limit) {
+absl::StatusOr<std::vector<std::shared_ptr<const HubEvent>>> EventHub::Read(uint64_t after,
+                                                                            int limit) {
   limit = std::max(limit, 1);
-  std::vector<std::shared_ptr<const v1::Event>> out;
+  std::vector<std::shared_ptr<const HubEvent>> out;
   uint64_t loaded = 0;
   {
     absl::ReaderMutexLock lock(&cache_mu_);
     loaded = loaded_sequence_.load(std::memory_order_acquire);
     if (after >= loaded) return out;
-    if (!tail_.empty() && tail_.front()->global_sequence() <= after + 1) {
-      size_t index = static_cast<size_t>(after + 1 - tail_.front()->global_sequence());
+    if (!tail_.empty() && tail_.front()->event.global_sequence() <= after + 1) {
+      size_t index = static_cast<size_t>(after + 1 - tail_.front()->event.global_sequence());
       out.reserve(std::min<size_t>(limit, tail_.size() - index));
       for (; index < tail_.size() && static_cast<int>(out.size()) < limit; ++index) {
         out.push_back(tail_[index]);
@@ -177,7 +177,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const v1::Event>>> EventHub::Read(uin
   if (!events.ok()) return events.status();
   out.reserve(events->size());
   for (v1::Event& event : *events) {
-    out.push_back(std::make_shared<const v1::Event>(std::move(event)));
+    out.push_back(std::make_shared<const HubEvent>(std::move(event)));
   }
   return out;
 }

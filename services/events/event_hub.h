@@ -39,6 +39,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -49,6 +50,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/store/store.h"
+#include "grpcpp/support/slice.h"
 #include "varav/v1/resources.pb.h"
 
 namespace varav::events {
@@ -71,6 +73,17 @@ struct EventHubOptions {
   // Default 0, meaning one per core (at most 4): threads that wake listeners, each for its own
   // shard of them.
   int notify_threads = 0;
+};
+
+// A durable event as the hub hands it out: parsed, for filtering, and serialized once, so that a
+// thousand streams send the same bytes instead of each serializing the event again.
+struct HubEvent {
+  explicit HubEvent(v1::Event parsed)
+      : event(std::move(parsed)), wire(grpc::Slice(event.SerializeAsString())) {}
+  v1::Event event;
+  // event's wire form (varav.v1.Event), in a reference-counted gRPC slice: a stream sending it
+  // takes a reference instead of a copy.
+  grpc::Slice wire;
 };
 
 class EventHub {
@@ -105,7 +118,7 @@ class EventHub {
   // when it holds them, from the store otherwise. May return fewer (or none) than are durable
   // when the follower has not loaded the newest yet; it then wakes listeners when it has.
   // Errors are the store's.
-  absl::StatusOr<std::vector<std::shared_ptr<const v1::Event>>> Read(uint64_t after, int limit)
+  absl::StatusOr<std::vector<std::shared_ptr<const HubEvent>>> Read(uint64_t after, int limit)
       ABSL_LOCKS_EXCLUDED(cache_mu_);
 
   // The agency of `service_id` (cached; see the file comment). NotFound for an unknown service.
@@ -163,7 +176,7 @@ class EventHub {
   // Lock order: Shard::mu -> (a listener's own lock) -> cache_mu_ / agency_mu_.
   mutable absl::Mutex cache_mu_;
   // Consecutive events ending at loaded_sequence_.
-  std::deque<std::shared_ptr<const v1::Event>> tail_ ABSL_GUARDED_BY(cache_mu_);
+  std::deque<std::shared_ptr<const HubEvent>> tail_ ABSL_GUARDED_BY(cache_mu_);
 
   absl::Mutex agency_mu_;
   absl::flat_hash_map<std::string, std::string> agencies_ ABSL_GUARDED_BY(agency_mu_);

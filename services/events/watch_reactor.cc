@@ -4,20 +4,26 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 
 namespace varav::events {
 namespace {
 
 // Finishes a refused call at once.
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+class RefusedWatch final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
 };
 
+// WatchEventsResponse's field tags: event = 1 (length-delimited), scanned_sequence = 2 (varint).
+constexpr uint8_t kEventTag = (1 << 3) | 2;
+constexpr uint8_t kScannedTag = (2 << 3) | 0;
+
 }  // namespace
 
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* FinishedWatch(grpc::Status status) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedWatch(grpc::Status status) {
   return new RefusedWatch(std::move(status));
 }
 
@@ -49,7 +55,6 @@ WatchEventsReactor::WatchEventsReactor(EventHub& hub, uint64_t after_sequence, W
 
 WatchEventsReactor::~WatchEventsReactor() {
   absl::MutexLock lock(&mu_);
-  ReleaseInFlight();
   hub_.AdjustBuffered(-static_cast<int64_t>(pending_.size()));
 }
 
@@ -57,7 +62,7 @@ void WatchEventsReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
-    ReleaseInFlight();
+    response_.Clear();
     if (!ok) RequestFinish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream was closed"));
   }
   Pump();
@@ -94,10 +99,31 @@ void WatchEventsReactor::RequestFinish(grpc::Status status) {
   finish_status_ = std::move(status);
 }
 
-void WatchEventsReactor::ReleaseInFlight() {
-  // The event is shared with the hub's cache; the message only borrowed it.
-  if (response_.has_event()) response_.unsafe_arena_release_event();
-  in_flight_.reset();
+void WatchEventsReactor::Encode(const HubEvent* event, uint64_t scanned) {
+  using google::protobuf::io::CodedOutputStream;
+  // Framing around the shared event bytes: at most a tag and a 64-bit varint on each side.
+  uint8_t head[1 + 5];   // tag, varint32
+  uint8_t tail[1 + 10];  // tag, varint64
+  size_t tail_size = 0;
+  if (scanned != 0) {  // proto3 leaves a zero scalar out
+    tail[0] = kScannedTag;
+    tail_size = CodedOutputStream::WriteVarint64ToArray(scanned, tail + 1) - tail;
+  }
+  if (event == nullptr) {
+    grpc::Slice only(tail, tail_size);
+    grpc::ByteBuffer heartbeat(&only, 1);
+    response_.Swap(&heartbeat);
+    return;
+  }
+  head[0] = kEventTag;
+  const size_t head_size =
+      CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(event->wire.size()), head + 1) -
+      head;
+  // The framing is small enough to be inlined in its slices; the event's bytes are shared.
+  const grpc::Slice slices[3] = {grpc::Slice(head, head_size), event->wire,
+                                 grpc::Slice(tail, tail_size)};
+  grpc::ByteBuffer message(slices, tail_size == 0 ? 2 : 3);
+  response_.Swap(&message);
 }
 
 absl::StatusOr<bool> WatchEventsReactor::Matches(const v1::Event& event) {
@@ -118,7 +144,7 @@ bool WatchEventsReactor::Refill() {
     if (batches >= options.max_batches_per_turn) return false;
     // Caught up (the common case on every wake-up): skip the cache lock.
     if (cursor_ >= hub_.loaded_sequence()) return true;
-    absl::StatusOr<std::vector<std::shared_ptr<const v1::Event>>> batch =
+    absl::StatusOr<std::vector<std::shared_ptr<const HubEvent>>> batch =
         hub_.Read(cursor_, options.batch_size);
     if (!batch.ok()) {
       RequestFinish(grpc::Status(grpc::StatusCode::INTERNAL,
@@ -126,14 +152,14 @@ bool WatchEventsReactor::Refill() {
       return true;
     }
     if (batch->empty()) return true;
-    for (std::shared_ptr<const v1::Event>& event : *batch) {
-      absl::StatusOr<bool> matches = Matches(*event);
+    for (std::shared_ptr<const HubEvent>& event : *batch) {
+      absl::StatusOr<bool> matches = Matches(event->event);
       if (!matches.ok()) {
         // Stop before the event so that a resumed watch retries it.
         RequestFinish(ToGrpcStatus(matches.status()));
         break;
       }
-      cursor_ = event->global_sequence();
+      cursor_ = event->event.global_sequence();
       if (*matches) pending_.push_back(std::move(event));
     }
     hub_.AdjustBuffered(static_cast<int64_t>(pending_.size()));
@@ -143,7 +169,7 @@ bool WatchEventsReactor::Refill() {
 }
 
 void WatchEventsReactor::Pump() {
-  const v1::WatchEventsResponse* to_write = nullptr;
+  const grpc::ByteBuffer* to_write = nullptr;
   bool finish = false;
   grpc::Status status;
   {
@@ -153,20 +179,16 @@ void WatchEventsReactor::Pump() {
       const bool found_or_caught_up = pending_.empty() ? Refill() : true;
       const absl::Time now = absl::Now();
       if (!finish_requested_ && !pending_.empty()) {
-        in_flight_ = std::move(pending_.front());
+        std::shared_ptr<const HubEvent> next = std::move(pending_.front());
         pending_.pop_front();
         hub_.AdjustBuffered(-1);
-        response_.Clear();
-        // Borrow the shared event instead of copying it once per watcher.
-        response_.unsafe_arena_set_allocated_event(const_cast<v1::Event*>(in_flight_.get()));
         // Every matching event up to here is sent once this one is; the ones read ahead are not.
-        response_.set_scanned_sequence(pending_.empty() ? cursor_
-                                                        : pending_.front()->global_sequence() - 1);
+        Encode(next.get(),
+               pending_.empty() ? cursor_ : pending_.front()->event.global_sequence() - 1);
         to_write = &response_;
       } else if (!finish_requested_ &&
                  (!found_or_caught_up || now - last_write_ >= hub_.options().heartbeat_interval)) {
-        response_.Clear();
-        response_.set_scanned_sequence(cursor_);
+        Encode(nullptr, cursor_);
         to_write = &response_;
       }
       if (to_write != nullptr) {
@@ -188,11 +210,22 @@ void WatchEventsReactor::Pump() {
   }
 }
 
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* StartWatch(EventHub& hub,
-                                                              grpc::CallbackServerContext* context,
-                                                              const v1::WatchEventsRequest* request,
-                                                              const core::Principal& principal,
-                                                              const core::Governance* governance) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(EventHub& hub,
+                                                       grpc::CallbackServerContext* context,
+                                                       const grpc::ByteBuffer* raw_request,
+                                                       const core::Principal& principal,
+                                                       const core::Governance* governance) {
+  // An all-default request may arrive as no bytes at all: it parses as the empty message.
+  v1::WatchEventsRequest parsed;
+  const v1::WatchEventsRequest* request = &parsed;
+  if (raw_request != nullptr && raw_request->Valid() && raw_request->Length() > 0) {
+    grpc::ByteBuffer buffer(*raw_request);  // shares the slices; parsing consumes the copy
+    if (!grpc::SerializationTraits<v1::WatchEventsRequest>::Deserialize(&buffer, &parsed).ok()) {
+      return new RefusedWatch(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "request: not a serialized varav.v1.WatchEventsRequest"));
+    }
+  }
   absl::Status allowed;
   if (governance != nullptr) {
     allowed = governance->ValidateWatchEvents(*request, principal);

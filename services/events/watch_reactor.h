@@ -1,10 +1,13 @@
 // LifecycleService.WatchEvents as a gRPC callback stream: replays the durable event log from any
 // global sequence, then follows it live, filtered by service, agency and type.
 //
-// The server's handler returns StartWatch(...) from its CallbackService::WatchEvents method:
+// The method is served raw (bytes in, bytes out): each event is serialized once, by the hub, and
+// every stream sends those shared bytes inside its own WatchEventsResponse framing. Clients see
+// the ordinary typed method. The server's service derives from
+// v1::LifecycleService::WithRawCallbackMethod_WatchEvents<...> and returns StartWatch(...):
 //
-//   grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
-//       grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) override {
+//   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+//       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
 //     return events::StartWatch(*hub_, context, request, PrincipalOf(context), governance_);
 //   }
 //
@@ -59,7 +62,7 @@ struct WatchFilter {
 };
 
 // The stream of one WatchEvents call. Created by StartWatch; deletes itself in OnDone.
-class WatchEventsReactor final : public grpc::ServerWriteReactor<v1::WatchEventsResponse>,
+class WatchEventsReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                  public EventHub::Listener {
  public:
   WatchEventsReactor(EventHub& hub, uint64_t after_sequence, WatchFilter filter);
@@ -81,8 +84,9 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<v1::WatchEvents
   // ran out without a match (the caller sends a heartbeat).
   bool Refill() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<bool> Matches(const v1::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets response_ to a WatchEventsResponse of `event` (none: a heartbeat) and `scanned`.
+  void Encode(const HubEvent* event, uint64_t scanned) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RequestFinish(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReleaseInFlight() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventHub& hub_;
   const WatchFilter filter_;
@@ -92,28 +96,29 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<v1::WatchEvents
   // Highest global sequence read and filtered.
   uint64_t cursor_ ABSL_GUARDED_BY(mu_);
   // Matching events read ahead and not yet sent (at most batch_size).
-  std::deque<std::shared_ptr<const v1::Event>> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const HubEvent>> pending_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
-  // The message being written and the event it points into (kept alive until OnWriteDone).
-  v1::WatchEventsResponse response_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const v1::Event> in_flight_ ABSL_GUARDED_BY(mu_);
+  // The message being written (kept until OnWriteDone); its slices hold references to the
+  // event's shared bytes for as long as gRPC needs them.
+  grpc::ByteBuffer response_ ABSL_GUARDED_BY(mu_);
 };
 
-// Validates and authorises `request` for `principal` (with `governance` when given, otherwise
-// only the principal's roles), then returns a reactor streaming the events; on refusal, one that
-// finishes at once with the status. `context` and `request` are gRPC's; the hub must outlive the
-// stream (EventHub::Shutdown then AwaitListenersGone before destroying it).
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* StartWatch(
-    EventHub& hub, grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request,
+// Parses `request` (a serialized varav.v1.WatchEventsRequest; INVALID_ARGUMENT naming `request`
+// when it is not one), validates and authorises it for `principal` (with `governance` when given,
+// otherwise only the principal's roles), then returns a reactor streaming the events; on refusal,
+// one that finishes at once with the status. `context` and `request` are gRPC's; the hub must
+// outlive the stream (EventHub::Shutdown then AwaitListenersGone before destroying it).
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(
+    EventHub& hub, grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     const core::Principal& principal, const core::Governance* governance = nullptr);
 
 // A reactor that ends the call at once with `status` (e.g. UNAVAILABLE before the hub exists,
 // UNAUTHENTICATED for a caller without credentials).
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* FinishedWatch(grpc::Status status);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedWatch(grpc::Status status);
 
 // absl::Status -> grpc::Status with the same canonical code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);

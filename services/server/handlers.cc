@@ -206,8 +206,8 @@ absl::StatusOr<core::Principal> CallDispatcher::Authenticate(
                     response, &core::Governance::Method, CallDispatcher::Where::Place);     \
   }
 
-grpc::ServerWriteReactor<v1::WatchEventsResponse>* LifecycleHandler::WatchEvents(
-    grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LifecycleHandler::WatchEvents(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   events::EventHub* hub = hub_.load(std::memory_order_acquire);
   if (hub == nullptr) {
     return events::FinishedWatch(

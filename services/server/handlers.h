@@ -126,7 +126,8 @@ std::string RequestIdOf(const Request& request) {
 }
 
 class LifecycleHandler final : public v1::LifecycleService::WithRawCallbackMethod_GetGateStatus<
-                                   v1::LifecycleService::CallbackService> {
+                                   v1::LifecycleService::WithRawCallbackMethod_WatchEvents<
+                                       v1::LifecycleService::CallbackService>> {
  public:
   // `dispatcher` is not owned and must outlive the handler.
   explicit LifecycleHandler(CallDispatcher* dispatcher) : dispatcher_(dispatcher) {}
@@ -180,8 +181,9 @@ class LifecycleHandler final : public v1::LifecycleService::WithRawCallbackMetho
   grpc::ServerUnaryReactor* VerifyAuditTrail(grpc::CallbackServerContext* context,
                                              const v1::VerifyAuditTrailRequest* request,
                                              v1::VerifyAuditTrailResponse* response) override;
-  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
-      grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) override;
+  // Raw: the events' shared serialized bytes are sent (watch_reactor.h).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request) override;
 
   // Makes WatchEvents available (UNAVAILABLE until then); nullptrs make it unavailable again.
   // Neither is owned; both must outlive every stream.

@@ -89,13 +89,14 @@ class EventWriter {
 };
 
 // LifecycleService with only WatchEvents implemented, as the real server wires it.
-class WatchOnlyService final : public v1::LifecycleService::CallbackService {
+class WatchOnlyService final : public v1::LifecycleService::WithRawCallbackMethod_WatchEvents<
+                                   v1::LifecycleService::CallbackService> {
  public:
   WatchOnlyService(EventHub* hub, core::Principal principal)
       : hub_(hub), principal_(std::move(principal)) {}
 
-  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
-      grpc::CallbackServerContext* context, const v1::WatchEventsRequest* request) override {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
     return StartWatch(*hub_, context, request, principal_);
   }
 

@@ -12,6 +12,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "engine/model/pack.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "services/core/governance.h"
 #include "tests/events/event_test_util.h"
 
@@ -195,6 +197,76 @@ TEST_F(WatchTest, WatcherArrivingAfterAnUnwatchedBurstReadsItAndThenFollowsLive)
   while (stream->Next(rest)) {
   }
   EXPECT_EQ(stream->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// The stream sends each event's bytes as the hub serialized them, once for every watcher, inside
+// its own WatchEventsResponse framing: what a typed client parses must be the stored event, with
+// the scanned sequence next to it, and a request that does not parse is refused by name.
+TEST_F(WatchTest, SendsEveryEventAsStoredAndRefusesAnUnparsableRequest) {
+  writer_->Register("svc-a", "ria");
+  writer_->Register("svc-b", "ska");
+  for (int i = 0; i < 5; ++i) writer_->Advance(i % 2 == 0 ? "svc-a" : "svc-b");
+  const std::vector<v1::Event> stored = AllEvents();
+  ASSERT_EQ(stored.size(), 7u);
+
+  for (int round = 0; round < 2; ++round) {  // the second round reads the hub's cached bytes
+    auto stream = Watch(0);
+    std::vector<v1::Event> got;
+    ASSERT_TRUE(stream->ReadEvents(stored.size(), got));
+    for (size_t i = 0; i < stored.size(); ++i) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got[i], stored[i]))
+          << "event " << i << " in round " << round << ":\n"
+          << got[i].DebugString() << "\nstored:\n"
+          << stored[i].DebugString();
+    }
+    stream->context.TryCancel();
+    v1::WatchEventsResponse rest;
+    while (stream->Next(rest)) {
+    }
+  }
+  // A live event, sent alone, carries its own sequence as the scanned one.
+  auto live = Watch(stored.size());
+  const uint64_t next = writer_->Advance("svc-a");
+  v1::WatchEventsResponse response;
+  do {
+    ASSERT_TRUE(live->Next(response));
+  } while (!response.has_event());
+  EXPECT_EQ(response.event().global_sequence(), next);
+  EXPECT_EQ(response.scanned_sequence(), next);
+  live->context.TryCancel();
+  while (live->Next(response)) {
+  }
+
+  // Not a WatchEventsRequest: the call ends at once with INVALID_ARGUMENT naming the request.
+  grpc::GenericStub generic(server_->NewChannel());
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto call = generic.PrepareCall(&context, "/varav.v1.LifecycleService/WatchEvents", &cq);
+  auto await = [&cq] {
+    void* tag = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    return ok;
+  };
+  void* tag = reinterpret_cast<void*>(1);
+  call->StartCall(tag);
+  ASSERT_TRUE(await());
+  grpc::Slice junk(std::string("\xff\xff\xff", 3));
+  call->WriteLast(grpc::ByteBuffer(&junk, 1), grpc::WriteOptions(), tag);
+  await();  // the server may already have ended the call
+  grpc::ByteBuffer unexpected;
+  call->Read(&unexpected, tag);
+  EXPECT_FALSE(await()) << "no message before the refusal";
+  grpc::Status status;
+  call->Finish(&status, tag);
+  ASSERT_TRUE(await());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("request:"));
+  cq.Shutdown();
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 TEST_F(WatchTest, EventsOfOneServiceArriveInServiceSequenceOrder) {
