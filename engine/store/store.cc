@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -20,6 +22,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -127,6 +130,69 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   cf.memtable_prefix_bloom_size_ratio = 0.02;
   cf.memtable_whole_key_filtering = true;
   return cf;
+}
+
+// Where the keys of a column family arrive in runs that each grow at one end, the memtable
+// keeps an insert position per run (RocksDB's memtable_insert_with_hint_prefix_extractor), so an
+// insert starts next to the previous key of its run instead of searching the skip list from the
+// top. That search, a cache miss per level, was the largest part of a group write, and the group
+// write is the store's serial section. The runs (layout.h):
+//   events       e/<seq> all commits append; s/<service_id>\0<seq> a service's events append;
+//   outputs      <service_id>\0<output_type>\0 then the revision: a new revision appends;
+//   evaluations  <service_id>/<cycle>/<gate>/ then the sequence of the evaluation;
+//   services     the whole key: a commit writes a newer version of the same record.
+// The memtable remembers one position per run it holds (a few hundred bytes each, from its own
+// arena), at most one per key it holds.
+class InsertRun final : public rocksdb::SliceTransform {
+ public:
+  enum class Kind { kEvents, kOutputs, kEvaluations, kWholeKey };
+  explicit InsertRun(Kind kind) : kind_(kind) {}
+
+  const char* Name() const override { return "varav.InsertRun"; }
+  bool InDomain(const rocksdb::Slice& key) const override { return Length(key) > 0; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), Length(key));
+  }
+
+ private:
+  // The run's prefix length; 0 when `key` belongs to no run.
+  size_t Length(const rocksdb::Slice& key) const {
+    const absl::string_view k(key.data(), key.size());
+    switch (kind_) {
+      case Kind::kEvents:
+        if (absl::StartsWith(k, "e/")) return 2;
+        if (absl::StartsWith(k, "s/")) {
+          const size_t nul = k.find('\0', 2);
+          return nul == absl::string_view::npos ? 0 : nul + 1;
+        }
+        return 0;
+      case Kind::kOutputs:
+        return k.size() > sizeof(uint32_t) ? k.size() - sizeof(uint32_t) : 0;
+      case Kind::kEvaluations: {
+        const size_t slash = k.rfind('/');
+        return slash == absl::string_view::npos ? 0 : slash + 1;
+      }
+      case Kind::kWholeKey:
+        return k.size();
+    }
+    return 0;
+  }
+
+  const Kind kind_;
+};
+
+// `base` with the insert runs of column family `name`, if it has any.
+rocksdb::ColumnFamilyOptions WithInsertRuns(rocksdb::ColumnFamilyOptions base,
+                                            absl::string_view name) {
+  std::optional<InsertRun::Kind> kind;
+  if (name == kEventsCf) kind = InsertRun::Kind::kEvents;
+  if (name == kOutputsCf) kind = InsertRun::Kind::kOutputs;
+  if (name == kEvaluationsCf) kind = InsertRun::Kind::kEvaluations;
+  if (name == kServicesCf) kind = InsertRun::Kind::kWholeKey;
+  if (kind.has_value()) {
+    base.memtable_insert_with_hint_prefix_extractor = std::make_shared<const InsertRun>(*kind);
+  }
+  return base;
 }
 
 constexpr int kDefaultPageSize = 50;
@@ -332,7 +398,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (absl::string_view name : kColumnFamilies) {
-    descriptors.emplace_back(std::string(name), family_options);
+    descriptors.emplace_back(std::string(name), WithInsertRuns(family_options, name));
   }
   // Column families this build does not know must still be opened (RocksDB refuses otherwise);
   // they are left alone.
