@@ -19,11 +19,13 @@
 //
 // The clients share the machine with the server, so every microsecond they spend is taken from
 // it: like the benchmarks, the load generator allocates with tcmalloc and turns off Abseil's mutex
-// deadlock detection (gRPC's locks are Abseil mutexes). It parses every response except
-// GetGateStatus's: those take the same generic (bytes) call path as the empty RPC, so that the
-// two phases compare the server and not the client's parsing of a 5 KB answer; every answer is
-// checked to be non-empty and every 64th is parsed whole and checked to be about the service asked
-// for. --parse_status parses them all.
+// deadlock detection (gRPC's locks are Abseil mutexes). SubmitOutput and GetGateStatus take the
+// same generic (bytes) call path as the empty RPC, so that the phases compare the server and not
+// the client's parsing of 1.3 and 5.4 KB answers: a submission's request is its varying fields
+// serialized and appended to the constant ones serialized once, its answer is scanned for the new
+// etag (bench/wire_scan.h); a status answer is checked to be non-empty; and every 64th answer of
+// either is parsed whole and checked to be about the service asked for (DATA_LOSS otherwise).
+// --typed_client makes them with the typed stub, parsing every answer.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -38,8 +40,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -61,6 +65,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/wire_scan.h"
 #include "engine/common/sha256.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
@@ -89,9 +94,10 @@ ABSL_FLAG(
     "keep Abseil's mutex deadlock detection on in the clients (Debian's Abseil enables it; it "
     "costs a global lock per mutex operation)");
 
-ABSL_FLAG(bool, parse_status, false,
-          "parse every GetGateStatus answer into a message (the typed client) instead of taking "
-          "its bytes through the same generic call as the empty RPC and parsing every 64th");
+ABSL_FLAG(bool, typed_client, false,
+          "make SubmitOutput and GetGateStatus calls with the typed stub, parsing every answer, "
+          "instead of generic calls that read what they need from the answer's bytes and parse "
+          "every 64th whole");
 
 namespace varav::bench {
 namespace {
@@ -271,10 +277,12 @@ struct Slot {
   v1::SubmitOutputResponse* submit_response = nullptr;
   v1::GetGateStatusRequest status_request;
   v1::GetGateStatusResponse* status_response = nullptr;
-  // The generic form of a GetGateStatus call (unless --parse_status).
-  grpc::ByteBuffer status_request_bytes;
-  grpc::ByteBuffer status_response_bytes;
-  int64_t status_answers = 0;
+  // The generic forms of the calls (unless --typed_client).
+  grpc::ByteBuffer request_bytes;
+  grpc::ByteBuffer response_bytes;
+  std::vector<grpc::Slice> response_slices;
+  std::string response_scratch;
+  int64_t answers = 0;
   v1::ListServicesRequest list_request;
   v1::ListServicesResponse* list_response = nullptr;
   v1::GetServiceRequest get_request;
@@ -295,6 +303,10 @@ class Runner {
       generics_.push_back(std::make_unique<grpc::GenericStub>(c));
     }
     (void)google::protobuf::util::JsonStringToMessage(kVisionJson, &vision_fields_);
+    v1::SubmitOutputRequest constant;
+    constant.set_output_type("vision");
+    *constant.mutable_fields() = vision_fields_;
+    submit_constant_ = constant.SerializeAsString();
   }
 
   // Runs one phase with `weights` (per Op, kSubmit..kEmpty).
@@ -384,6 +396,7 @@ class Runner {
     slot->op = op;
     slot->context = NewContext(op != kEmpty);
     slot->arena.Reset();
+    slot->submit_response = nullptr;
     slot->status_response = nullptr;
     google::protobuf::Arena* arena = &slot->arena;
     slot->started = Clock::now();
@@ -395,33 +408,38 @@ class Runner {
         r.Clear();
         r.set_etag(s.etag);
         r.set_service_id(s.id);
-        r.set_output_type("vision");
         v1::DocumentRef* doc = r.mutable_document();
         doc->set_system("dhs");
         doc->set_id("SKA/loadgen/vision");
         doc->set_version(absl::StrCat(slot->next_own));
         doc->set_sha256(kDocHash);
-        *r.mutable_fields() = vision_fields_;
-        slot->submit_response =
-            google::protobuf::Arena::CreateMessage<v1::SubmitOutputResponse>(arena);
-        slot->stub->async()->SubmitOutput(slot->context.get(), &r, slot->submit_response, done);
+        if (typed_client_) {
+          r.set_output_type("vision");
+          *r.mutable_fields() = vision_fields_;
+        }
+        if (typed_client_) {
+          slot->submit_response =
+              google::protobuf::Arena::CreateMessage<v1::SubmitOutputResponse>(arena);
+          slot->stub->async()->SubmitOutput(slot->context.get(), &r, slot->submit_response, done);
+        } else {
+          // Fields serialized one after another merge: the varying ones, then the constant ones.
+          std::string bytes = r.SerializeAsString();
+          bytes.append(submit_constant_);
+          Call(slot, "/varav.v1.LifecycleService/SubmitOutput", std::move(bytes), done);
+        }
         break;
       }
       case kStatus: {
         size_t i = absl::Uniform<size_t>(slot->gen, 0, services_->size());
         slot->status_request.set_service_id((*services_)[i].id);
-        if (parse_status_) {
+        if (typed_client_) {
           slot->status_response =
               google::protobuf::Arena::CreateMessage<v1::GetGateStatusResponse>(arena);
           slot->stub->async()->GetGateStatus(slot->context.get(), &slot->status_request,
                                              slot->status_response, done);
         } else {
-          grpc::Slice bytes(slot->status_request.SerializeAsString());
-          slot->status_request_bytes = grpc::ByteBuffer(&bytes, 1);
-          slot->status_response_bytes.Clear();
-          slot->generic->UnaryCall(slot->context.get(), "/varav.v1.LifecycleService/GetGateStatus",
-                                   {}, &slot->status_request_bytes, &slot->status_response_bytes,
-                                   done);
+          Call(slot, "/varav.v1.LifecycleService/GetGateStatus",
+               slot->status_request.SerializeAsString(), done);
         }
         break;
       }
@@ -447,15 +465,28 @@ class Runner {
     }
   }
 
+  // A generic unary call of `method` with the serialized `request`; the answer's bytes go to
+  // slot->response_bytes.
+  static void Call(Slot* slot, const char* method, std::string request,
+                   std::function<void(grpc::Status)> done) {
+    grpc::Slice bytes(std::move(request));
+    slot->request_bytes = grpc::ByteBuffer(&bytes, 1);
+    slot->response_bytes.Clear();
+    slot->generic->UnaryCall(slot->context.get(), method, {}, &slot->request_bytes,
+                             &slot->response_bytes, std::move(done));
+  }
+
   // The size of `slot`'s response as it crossed the wire.
   static int64_t ResponseBytes(const Slot& slot) {
     switch (slot.op) {
       case kSubmit:
-        return static_cast<int64_t>(slot.submit_response->ByteSizeLong());
+        return slot.submit_response != nullptr
+                   ? static_cast<int64_t>(slot.submit_response->ByteSizeLong())
+                   : static_cast<int64_t>(slot.response_bytes.Length());
       case kStatus:
         return slot.status_response != nullptr
                    ? static_cast<int64_t>(slot.status_response->ByteSizeLong())
-                   : static_cast<int64_t>(slot.status_response_bytes.Length());
+                   : static_cast<int64_t>(slot.response_bytes.Length());
       case kList:
         return static_cast<int64_t>(slot.list_response->ByteSizeLong());
       default:
@@ -463,22 +494,34 @@ class Runner {
     }
   }
 
-  // Checks a generic GetGateStatus answer: never empty, and every 64th one parsed whole and about
-  // the service asked for. A failed check counts as a DATA_LOSS error.
-  static grpc::Status CheckStatusAnswer(Slot* slot) {
-    if (slot->status_response_bytes.Length() == 0) {
+  // Checks a generic call's answer and reads what the next call needs: a submission's new etag
+  // (into `etag`); a status answer must not be empty. Every 64th answer is parsed whole and must
+  // be about the service asked for. A failed check counts as a DATA_LOSS error.
+  static grpc::Status CheckAnswer(Slot* slot, std::string* etag) {
+    const absl::string_view bytes =
+        Flatten(slot->response_bytes, slot->response_slices, slot->response_scratch);
+    const bool whole = slot->answers++ % 64 == 0;
+    if (slot->op == kSubmit) {
+      // SubmitOutputResponse.service (2) .etag (16).
+      std::optional<absl::string_view> found = FindBytes(bytes, {2, 16});
+      if (!found.has_value() || found->empty()) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS, "SubmitOutput answer without an etag");
+      }
+      etag->assign(found->data(), found->size());
+      if (!whole) return grpc::Status::OK;
+      v1::SubmitOutputResponse parsed;
+      if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+          parsed.service().etag() != *etag || parsed.output().output_type() != "vision") {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS, "SubmitOutput answer does not parse");
+      }
+      return grpc::Status::OK;
+    }
+    if (bytes.empty()) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS, "empty GetGateStatus answer");
     }
-    if (slot->status_answers++ % 64 != 0) return grpc::Status::OK;
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (slot->status_response_bytes.Dump(&slices).ok()) {
-      for (const grpc::Slice& s : slices) {
-        bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-    }
+    if (!whole) return grpc::Status::OK;
     v1::GetGateStatusResponse parsed;
-    if (!parsed.ParseFromString(bytes) ||
+    if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
         parsed.service().id() != slot->status_request.service_id()) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS, "GetGateStatus answer does not parse");
     }
@@ -488,8 +531,11 @@ class Runner {
   void Done(Slot* slot, const grpc::Status& call_status) {
     Clock::time_point now = Clock::now();
     grpc::Status status = call_status;
-    if (status.ok() && slot->op == kStatus && slot->status_response == nullptr) {
-      status = CheckStatusAnswer(slot);
+    std::string etag;
+    if (!typed_client_ && (slot->op == kSubmit || slot->op == kStatus)) {
+      if (status.ok()) status = CheckAnswer(slot, &etag);
+    } else if (slot->op == kSubmit && status.ok()) {
+      etag = slot->submit_response->service().etag();
     }
     if (measuring_ && slot->started >= measure_start_) {
       OpStats& stats = slot->stats[slot->op];
@@ -504,8 +550,7 @@ class Runner {
     }
     // Only this slot touches its own services, so the etag needs no lock.
     if (slot->op == kSubmit) {
-      (*services_)[slot->current_service].etag =
-          status.ok() ? slot->submit_response->service().etag() : "";
+      (*services_)[slot->current_service].etag = status.ok() ? std::move(etag) : "";
     } else if (slot->op == kRefresh && status.ok()) {
       (*services_)[slot->current_service].etag = slot->get_response->service().etag();
     }
@@ -524,7 +569,9 @@ class Runner {
   std::vector<std::unique_ptr<v1::LifecycleService::Stub>> stubs_;
   std::vector<std::unique_ptr<grpc::GenericStub>> generics_;
   std::string token_;
-  const bool parse_status_ = absl::GetFlag(FLAGS_parse_status);
+  const bool typed_client_ = absl::GetFlag(FLAGS_typed_client);
+  // SubmitOutputRequest's constant fields (output_type, fields), serialized once.
+  std::string submit_constant_;
   std::vector<ServiceState>* services_;
   google::protobuf::Struct vision_fields_;
   std::vector<double> weights_;

@@ -47,9 +47,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/wire_scan.h"
 #include "engine/store/store.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "services/core/principal.h"
@@ -212,39 +211,8 @@ class RawWatcher {
   enum : int { kStarted = 0, kWritten = 1, kRead = 2, kFinished = 3 };
   void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
   // The event's global_sequence (Event field 8 inside WatchEventsResponse field 1), or 0.
-  static uint64_t SequenceOf(const grpc::ByteBuffer& buffer, std::string& scratch) {
-    std::vector<grpc::Slice> slices;
-    if (!buffer.Dump(&slices).ok()) return 0;
-    absl::string_view bytes;
-    if (slices.size() == 1) {
-      bytes = absl::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size());
-    } else {
-      scratch.clear();
-      for (const grpc::Slice& s : slices) {
-        scratch.append(reinterpret_cast<const char*>(s.begin()), s.size());
-      }
-      bytes = scratch;
-    }
-    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                              static_cast<int>(bytes.size()));
-    for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
-      if (tag == ((1 << 3) | 2)) {
-        uint32_t length = 0;
-        if (!in.ReadVarint32(&length)) return 0;
-        const auto limit = in.PushLimit(static_cast<int>(length));
-        for (uint32_t inner = in.ReadTag(); inner != 0; inner = in.ReadTag()) {
-          if (inner == (8 << 3)) {
-            uint64_t sequence = 0;
-            return in.ReadVarint64(&sequence) ? sequence : 0;
-          }
-          if (!google::protobuf::internal::WireFormatLite::SkipField(&in, inner)) return 0;
-        }
-        in.PopLimit(limit);
-      } else if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
-        return 0;
-      }
-    }
-    return 0;
+  uint64_t SequenceOf(const grpc::ByteBuffer& buffer) {
+    return bench::FindVarint(bench::Flatten(buffer, slices_, scratch_), {1, 8}).value_or(0);
   }
   void Step(int what, bool ok) {
     switch (what) {
@@ -262,7 +230,7 @@ class RawWatcher {
         break;
       case kRead:
         if (ok) {
-          const uint64_t sequence = SequenceOf(response_, scratch_);
+          const uint64_t sequence = SequenceOf(response_);
           if (sequence != 0) {
             arrivals_.emplace_back(sequence, NowNs());
             if (arrivals_.size() == expected_) complete_->fetch_add(1);
@@ -285,6 +253,7 @@ class RawWatcher {
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
+  std::vector<grpc::Slice> slices_;
   std::string scratch_;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
   grpc::Status status_;
