@@ -96,13 +96,49 @@ class Service final : public v1::LifecycleService::WithRawCallbackMethod_WatchEv
   EventHub* hub_;
 };
 
-// One watcher: records (global sequence, arrival time) of every event.
-class Watcher : public grpc::ClientReadReactor<v1::WatchEventsResponse> {
+// One watcher, whichever client API it uses: records (global sequence, arrival time) of every
+// event and counts itself complete once it has `expected` of them.
+class Watcher {
  public:
-  Watcher(v1::LifecycleService::Stub* stub, uint64_t after, size_t expected,
-          std::atomic<size_t>* complete)
+  Watcher(size_t expected, std::atomic<size_t>* complete)
       : expected_(expected), complete_(complete) {
     arrivals_.reserve(expected);
+  }
+  virtual ~Watcher() = default;
+  virtual void Cancel() = 0;
+  void AwaitDone() { done_.WaitForNotification(); }
+  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
+
+  // A completion-queue tag: the watcher's address with a step number in its low bits.
+  static std::pair<Watcher*, int> Untag(void* tag) {
+    const auto bits = reinterpret_cast<uintptr_t>(tag);
+    return {reinterpret_cast<Watcher*>(bits & ~uintptr_t{7}), static_cast<int>(bits & 7)};
+  }
+  // Takes the completion of step `what` (completion-queue watchers only).
+  virtual void Step(int what, bool ok) {}
+
+ protected:
+  void Arrived(uint64_t sequence) {
+    arrivals_.emplace_back(sequence, NowNs());
+    if (arrivals_.size() == expected_) complete_->fetch_add(1);
+  }
+  void Done() { done_.Notify(); }
+  void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
+
+ private:
+  const size_t expected_;
+  std::atomic<size_t>* complete_;
+  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
+  absl::Notification done_;
+};
+
+// A grpc::ClientReadReactor per stream, parsing each message.
+class CallbackWatcher final : public Watcher,
+                              public grpc::ClientReadReactor<v1::WatchEventsResponse> {
+ public:
+  CallbackWatcher(v1::LifecycleService::Stub* stub, uint64_t after, size_t expected,
+                  std::atomic<size_t>* complete)
+      : Watcher(expected, complete) {
     request_.set_after_sequence(after);
     stub->async()->WatchEvents(&context_, &request_, this);
     StartRead(&response_);
@@ -110,59 +146,36 @@ class Watcher : public grpc::ClientReadReactor<v1::WatchEventsResponse> {
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    if (response_.has_event()) {
-      arrivals_.emplace_back(response_.event().global_sequence(), NowNs());
-      if (arrivals_.size() == expected_) complete_->fetch_add(1);
-    }
+    if (response_.has_event()) Arrived(response_.event().global_sequence());
     StartRead(&response_);
   }
-  void OnDone(const grpc::Status&) override { done_.Notify(); }
-  void Cancel() { context_.TryCancel(); }
-  void AwaitDone() { done_.WaitForNotification(); }
-  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
+  void OnDone(const grpc::Status&) override { Done(); }
+  void Cancel() override { context_.TryCancel(); }
 
  private:
   grpc::ClientContext context_;
   v1::WatchEventsRequest request_;
   v1::WatchEventsResponse response_;
-  const size_t expected_;
-  std::atomic<size_t>* complete_;
-  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
-  absl::Notification done_;
 };
 
-// The same watcher on the completion-queue API: `cq_threads` threads drain the queues, each
-// handling whatever completions are ready without a thread hop per message.
-class CqWatcher {
+// The same on the completion-queue API, parsing each message: `cq_threads` threads drain the
+// queues, each handling whatever completions are ready without a thread hop per message.
+class CqWatcher final : public Watcher {
  public:
   CqWatcher(v1::LifecycleService::Stub* stub, grpc::CompletionQueue* cq, uint64_t after,
             size_t expected, std::atomic<size_t>* complete)
-      : expected_(expected), complete_(complete) {
-    arrivals_.reserve(expected);
+      : Watcher(expected, complete) {
     request_.set_after_sequence(after);
     reader_ = stub->PrepareAsyncWatchEvents(&context_, request_, cq);
     reader_->StartCall(Tag(kStarted));
   }
-  static void Handle(void* tag, bool ok) {
-    auto* self = reinterpret_cast<CqWatcher*>(reinterpret_cast<uintptr_t>(tag) & ~uintptr_t{3});
-    self->Step(static_cast<int>(reinterpret_cast<uintptr_t>(tag) & 3), ok);
-  }
-  void Cancel() { context_.TryCancel(); }
-  void AwaitDone() { done_.WaitForNotification(); }
-  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
-
- private:
-  enum : int { kStarted = 0, kRead = 1, kFinished = 2 };
-  void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
-  void Step(int what, bool ok) {
+  void Cancel() override { context_.TryCancel(); }
+  void Step(int what, bool ok) override {
     if (what == kFinished) {
-      done_.Notify();
+      Done();
       return;
     }
-    if (what == kRead && ok && response_.has_event()) {
-      arrivals_.emplace_back(response_.event().global_sequence(), NowNs());
-      if (arrivals_.size() == expected_) complete_->fetch_add(1);
-    }
+    if (what == kRead && ok && response_.has_event()) Arrived(response_.event().global_sequence());
     if (ok) {
       reader_->Read(&response_, Tag(kRead));
     } else {
@@ -170,51 +183,34 @@ class CqWatcher {
     }
   }
 
+ private:
+  enum : int { kStarted = 0, kRead = 1, kFinished = 2 };
+
   grpc::ClientContext context_;
   v1::WatchEventsRequest request_;
   v1::WatchEventsResponse response_;
   std::unique_ptr<grpc::ClientAsyncReader<v1::WatchEventsResponse>> reader_;
   grpc::Status status_;
-  const size_t expected_;
-  std::atomic<size_t>* complete_;
-  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
-  absl::Notification done_;
 };
 
 // The lightest watcher: a generic (byte buffer) call on a completion queue that decodes only the
 // event's global_sequence from the wire, as a consumer forwarding events would. Every message is
 // still delivered whole; only the client's own decoding work (which shares the cores with the
 // server here) is smaller.
-class RawWatcher {
+class RawWatcher final : public Watcher {
  public:
   RawWatcher(grpc::GenericStub* stub, grpc::CompletionQueue* cq, uint64_t after, size_t expected,
              std::atomic<size_t>* complete)
-      : expected_(expected), complete_(complete) {
-    arrivals_.reserve(expected);
+      : Watcher(expected, complete) {
     v1::WatchEventsRequest request;
     request.set_after_sequence(after);
-    std::string bytes = request.SerializeAsString();
-    grpc::Slice slice(bytes);
+    grpc::Slice slice(request.SerializeAsString());
     request_ = grpc::ByteBuffer(&slice, 1);
     call_ = stub->PrepareCall(&context_, "/varav.v1.LifecycleService/WatchEvents", cq);
     call_->StartCall(Tag(kStarted));
   }
-  static void Handle(void* tag, bool ok) {
-    auto* self = reinterpret_cast<RawWatcher*>(reinterpret_cast<uintptr_t>(tag) & ~uintptr_t{7});
-    self->Step(static_cast<int>(reinterpret_cast<uintptr_t>(tag) & 7), ok);
-  }
-  void Cancel() { context_.TryCancel(); }
-  void AwaitDone() { done_.WaitForNotification(); }
-  const std::vector<std::pair<uint64_t, int64_t>>& arrivals() const { return arrivals_; }
-
- private:
-  enum : int { kStarted = 0, kWritten = 1, kRead = 2, kFinished = 3 };
-  void* Tag(int what) { return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(this) | what); }
-  // The event's global_sequence (Event field 8 inside WatchEventsResponse field 1), or 0.
-  uint64_t SequenceOf(const grpc::ByteBuffer& buffer) {
-    return bench::FindVarint(bench::Flatten(buffer, slices_, scratch_), {1, 8}).value_or(0);
-  }
-  void Step(int what, bool ok) {
+  void Cancel() override { context_.TryCancel(); }
+  void Step(int what, bool ok) override {
     switch (what) {
       case kStarted:
         if (!ok) {
@@ -230,18 +226,17 @@ class RawWatcher {
         break;
       case kRead:
         if (ok) {
-          const uint64_t sequence = SequenceOf(response_);
-          if (sequence != 0) {
-            arrivals_.emplace_back(sequence, NowNs());
-            if (arrivals_.size() == expected_) complete_->fetch_add(1);
-          }
+          // WatchEventsResponse.event (1) .global_sequence (8); absent in a heartbeat.
+          const uint64_t sequence =
+              bench::FindVarint(bench::Flatten(response_, slices_, scratch_), {1, 8}).value_or(0);
+          if (sequence != 0) Arrived(sequence);
           call_->Read(&response_, Tag(kRead));
           return;
         }
         reading_ = false;
         break;
       case kFinished:
-        done_.Notify();
+        Done();
         return;
     }
     if (!reading_ && !writing_ && !finishing_) {
@@ -249,6 +244,9 @@ class RawWatcher {
       call_->Finish(&status_, Tag(kFinished));
     }
   }
+
+ private:
+  enum : int { kStarted = 0, kWritten = 1, kRead = 2, kFinished = 3 };
 
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;
@@ -260,10 +258,6 @@ class RawWatcher {
   bool reading_ = true;
   bool writing_ = false;
   bool finishing_ = false;
-  const size_t expected_;
-  std::atomic<size_t>* complete_;
-  std::vector<std::pair<uint64_t, int64_t>> arrivals_;
-  absl::Notification done_;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -294,8 +288,6 @@ Row Measure(store::Store* store, EventHub* hub, const std::string& address, int 
   const uint64_t base = store->LastGlobalSequence();
   std::atomic<size_t> complete{0};
   std::vector<std::unique_ptr<Watcher>> list;
-  std::vector<std::unique_ptr<CqWatcher>> cq_list;
-  std::vector<std::unique_ptr<RawWatcher>> raw_list;
   std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs;
   std::vector<std::thread> cq_threads;
   const std::string client = absl::GetFlag(FLAGS_client);
@@ -303,34 +295,28 @@ Row Measure(store::Store* store, EventHub* hub, const std::string& address, int 
     for (int t = 0; t < absl::GetFlag(FLAGS_cq_threads); ++t) {
       cqs.push_back(std::make_unique<grpc::CompletionQueue>());
     }
-    for (int i = 0; i < watchers; ++i) {
-      grpc::CompletionQueue* cq = cqs[i % cqs.size()].get();
-      if (client == "cq") {
-        cq_list.push_back(
-            std::make_unique<CqWatcher>(stubs[i % channels].get(), cq, base, events, &complete));
-      } else {
-        raw_list.push_back(std::make_unique<RawWatcher>(generics[i % channels].get(), cq, base,
-                                                        events, &complete));
+  }
+  for (int i = 0; i < watchers; ++i) {
+    if (client == "cq") {
+      list.push_back(std::make_unique<CqWatcher>(
+          stubs[i % channels].get(), cqs[i % cqs.size()].get(), base, events, &complete));
+    } else if (client == "raw") {
+      list.push_back(std::make_unique<RawWatcher>(
+          generics[i % channels].get(), cqs[i % cqs.size()].get(), base, events, &complete));
+    } else {
+      list.push_back(
+          std::make_unique<CallbackWatcher>(stubs[i % channels].get(), base, events, &complete));
+    }
+  }
+  for (auto& cq : cqs) {
+    cq_threads.emplace_back([q = cq.get()] {
+      void* tag;
+      bool ok;
+      while (q->Next(&tag, &ok)) {
+        auto [watcher, what] = Watcher::Untag(tag);
+        watcher->Step(what, ok);
       }
-    }
-    const bool raw = client == "raw";
-    for (auto& cq : cqs) {
-      cq_threads.emplace_back([q = cq.get(), raw] {
-        void* tag;
-        bool ok;
-        while (q->Next(&tag, &ok)) {
-          if (raw) {
-            RawWatcher::Handle(tag, ok);
-          } else {
-            CqWatcher::Handle(tag, ok);
-          }
-        }
-      });
-    }
-  } else {
-    for (int i = 0; i < watchers; ++i) {
-      list.push_back(std::make_unique<Watcher>(stubs[i % channels].get(), base, events, &complete));
-    }
+    });
   }
   while (hub->listener_count() < static_cast<size_t>(watchers)) {
     absl::SleepFor(absl::Milliseconds(5));
@@ -379,25 +365,18 @@ Row Measure(store::Store* store, EventHub* hub, const std::string& address, int 
   }
   for (auto& w : list) w->Cancel();
   for (auto& w : list) w->AwaitDone();
-  for (auto& w : cq_list) w->Cancel();
-  for (auto& w : cq_list) w->AwaitDone();
-  for (auto& w : raw_list) w->Cancel();
-  for (auto& w : raw_list) w->AwaitDone();
   for (auto& cq : cqs) cq->Shutdown();
   for (auto& t : cq_threads) t.join();
 
   Row row{.watchers = watchers, .expected = static_cast<size_t>(watchers) * events};
   std::vector<double> from_ack, from_start;
-  auto collect = [&](const std::vector<std::pair<uint64_t, int64_t>>& arrivals) {
-    for (const auto& [sequence, at] : arrivals) {
+  for (const auto& w : list) {
+    for (const auto& [sequence, at] : w->arrivals()) {
       const size_t i = sequence - base - 1;
       from_ack.push_back(std::max<int64_t>(0, at - ack_ns[i]) / 1e6);
       from_start.push_back((at - start_ns[i]) / 1e6);
     }
-  };
-  for (const auto& w : list) collect(w->arrivals());
-  for (const auto& w : cq_list) collect(w->arrivals());
-  for (const auto& w : raw_list) collect(w->arrivals());
+  }
   row.deliveries = from_ack.size();
   row.ack_p50 = Percentile(from_ack, 0.50);
   row.ack_p99 = Percentile(from_ack, 0.99);
@@ -408,6 +387,15 @@ Row Measure(store::Store* store, EventHub* hub, const std::string& address, int 
 }
 
 int Main() {
+  const std::string client = absl::GetFlag(FLAGS_client);
+  if (client != "callback" && client != "cq" && client != "raw") {
+    std::fprintf(stderr, "--client must be callback, cq or raw, not '%s'\n", client.c_str());
+    return 2;
+  }
+  if ((client == "cq" || client == "raw") && absl::GetFlag(FLAGS_cq_threads) < 1) {
+    std::fprintf(stderr, "--cq_threads must be at least 1\n");
+    return 2;
+  }
   std::string dir = absl::GetFlag(FLAGS_dir);
   const bool temp = dir.empty();
   if (temp) {
