@@ -139,13 +139,19 @@ void EventHub::LoadTail(uint64_t after, uint64_t durable) {
     const int chunk = static_cast<int>(std::min<uint64_t>(durable - from, kLoadChunk));
     absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(from, chunk);
     if (!events.ok() || events->empty()) return;
+    // Serialized before taking the lock, which watchers reading the tail wait for.
+    std::vector<std::shared_ptr<const HubEvent>> loaded;
+    loaded.reserve(events->size());
+    for (v1::Event& event : *events) {
+      loaded.push_back(std::make_shared<const HubEvent>(std::move(event)));
+    }
     absl::MutexLock lock(&cache_mu_);
     // Skipping ahead (a burst larger than the cache) breaks contiguity: start over.
     if (!tail_.empty() && tail_.back()->event.global_sequence() != from) tail_.clear();
     if (tail_.empty() && loaded_sequence_.load(std::memory_order_relaxed) != from) tail_.clear();
-    for (v1::Event& event : *events) {
-      from = event.global_sequence();
-      tail_.push_back(std::make_shared<const HubEvent>(std::move(event)));
+    for (std::shared_ptr<const HubEvent>& event : loaded) {
+      from = event->event.global_sequence();
+      tail_.push_back(std::move(event));
     }
     while (tail_.size() > capacity) tail_.pop_front();
     loaded_sequence_.store(std::max(from, loaded_sequence_.load(std::memory_order_relaxed)),
