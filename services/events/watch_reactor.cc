@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 
 namespace varav::events {
 namespace {
@@ -25,11 +24,6 @@ constexpr uint8_t kScannedTag = (2 << 3) | 0;
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedWatch(grpc::Status status) {
   return new RefusedWatch(std::move(status));
-}
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 WatchFilter WatchFilter::FromRequest(const v1::WatchEventsRequest& request) {
@@ -215,20 +209,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(EventHub& hub,
                                                        const grpc::ByteBuffer* raw_request,
                                                        const core::Principal& principal,
                                                        const core::Governance* governance) {
-  // An all-default request may arrive as no bytes at all: it parses as the empty message.
-  v1::WatchEventsRequest parsed;
-  const v1::WatchEventsRequest* request = &parsed;
-  if (raw_request != nullptr && raw_request->Valid() && raw_request->Length() > 0) {
-    grpc::ByteBuffer buffer(*raw_request);  // shares the slices; parsing consumes the copy
-    if (!grpc::SerializationTraits<v1::WatchEventsRequest>::Deserialize(&buffer, &parsed).ok()) {
-      return new RefusedWatch(
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "request: not a serialized varav.v1.WatchEventsRequest"));
-    }
+  v1::WatchEventsRequest request;
+  if (absl::Status status = ParseRawRequest(*raw_request, request); !status.ok()) {
+    return new RefusedWatch(ToGrpcStatus(status));
   }
   absl::Status allowed;
   if (governance != nullptr) {
-    allowed = governance->ValidateWatchEvents(*request, principal);
+    allowed = governance->ValidateWatchEvents(request, principal);
   } else if (!principal.MayRead()) {
     allowed = absl::PermissionDeniedError(
         absl::StrCat("principal '", principal.id, "' holds no role that may read events"));
@@ -238,7 +225,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(EventHub& hub,
     return new RefusedWatch(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
   }
-  return new WatchEventsReactor(hub, request->after_sequence(), WatchFilter::FromRequest(*request));
+  return new WatchEventsReactor(hub, request.after_sequence(), WatchFilter::FromRequest(request));
 }
 
 }  // namespace varav::events

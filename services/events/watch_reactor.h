@@ -48,6 +48,7 @@
 #include "services/core/governance.h"
 #include "services/core/principal.h"
 #include "services/events/event_hub.h"
+#include "services/events/grpc_glue.h"
 #include "varav/v1/lifecycle_service.pb.h"
 
 namespace varav::events {
@@ -119,8 +120,5 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartWatch(
 // A reactor that ends the call at once with `status` (e.g. UNAVAILABLE before the hub exists,
 // UNAUTHENTICATED for a caller without credentials).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedWatch(grpc::Status status);
-
-// absl::Status -> grpc::Status with the same canonical code and message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace varav::events

@@ -8,11 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/common/status_macros.h"
 #include "grpc/grpc_security_constants.h"
 #include "services/events/watch_reactor.h"
 #include "services/server/logging.h"
 
 namespace varav::server {
+
+using events::ToGrpcStatus;
 namespace {
 
 absl::string_view ToView(const grpc::string_ref& ref) { return {ref.data(), ref.size()}; }
@@ -36,12 +39,6 @@ grpc::ServerUnaryReactor* Delegate(
 }
 
 }  // namespace
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl::StatusCode and grpc::StatusCode share the canonical numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 absl::string_view StatusCodeName(grpc::StatusCode code) {
   switch (code) {
@@ -226,15 +223,8 @@ grpc::ServerUnaryReactor* LifecycleHandler::GetGateStatus(grpc::CallbackServerCo
       context, "varav.v1.LifecycleService/GetGateStatus", "", CallDispatcher::Where::kInline,
       [request, response](const core::Governance& governance,
                           const core::Principal& principal) -> absl::Status {
-        // An all-default request may arrive as no bytes at all: it parses as the empty message.
         v1::GetGateStatusRequest parsed;
-        grpc::ByteBuffer buffer(*request);  // shares the slices; parsing consumes the copy
-        if (buffer.Valid() && buffer.Length() > 0 &&
-            !grpc::SerializationTraits<v1::GetGateStatusRequest>::Deserialize(&buffer, &parsed)
-                 .ok()) {
-          return absl::InvalidArgumentError(
-              "request: not a serialized varav.v1.GetGateStatusRequest");
-        }
+        VARAV_RETURN_IF_ERROR(events::ParseRawRequest(*request, parsed));
         absl::StatusOr<std::shared_ptr<const std::string>> answer =
             governance.GetGateStatusBytes(parsed, principal);
         if (!answer.ok()) return answer.status();

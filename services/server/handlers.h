@@ -41,15 +41,13 @@
 #include "grpcpp/grpcpp.h"
 #include "services/core/governance.h"
 #include "services/events/event_hub.h"
+#include "services/events/grpc_glue.h"
 #include "services/server/auth.h"
 #include "services/server/worker_pool.h"
 #include "varav/v1/lifecycle_service.grpc.pb.h"
 #include "varav/v1/rules_service.grpc.pb.h"
 
 namespace varav::server {
-
-// absl::Status -> grpc::Status with the same canonical code and message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // "OK", "INVALID_ARGUMENT", ... for a gRPC status code.
 absl::string_view StatusCodeName(grpc::StatusCode code);
