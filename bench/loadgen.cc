@@ -416,8 +416,6 @@ class Runner {
         if (typed_client_) {
           r.set_output_type("vision");
           *r.mutable_fields() = vision_fields_;
-        }
-        if (typed_client_) {
           slot->submit_response =
               google::protobuf::Arena::CreateMessage<v1::SubmitOutputResponse>(arena);
           slot->stub->async()->SubmitOutput(slot->context.get(), &r, slot->submit_response, done);
@@ -512,7 +510,8 @@ class Runner {
       v1::SubmitOutputResponse parsed;
       if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
           parsed.service().etag() != *etag || parsed.output().output_type() != "vision") {
-        return grpc::Status(grpc::StatusCode::DATA_LOSS, "SubmitOutput answer does not parse");
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "SubmitOutput answer does not parse or is not the one asked for");
       }
       return grpc::Status::OK;
     }
@@ -523,7 +522,8 @@ class Runner {
     v1::GetGateStatusResponse parsed;
     if (!parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
         parsed.service().id() != slot->status_request.service_id()) {
-      return grpc::Status(grpc::StatusCode::DATA_LOSS, "GetGateStatus answer does not parse");
+      return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          "GetGateStatus answer does not parse or is about another service");
     }
     return grpc::Status::OK;
   }
