@@ -65,6 +65,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/machine.h"
 #include "bench/wire_scan.h"
 #include "engine/common/sha256.h"
 #include "google/protobuf/arena.h"
@@ -246,7 +247,8 @@ struct PhaseResult {
   std::string name;
   double seconds = 0;
   OpStats ops[kOpCount];
-  double server_cpu = -1;  // CPU seconds per wall second (cores busy); -1 when unknown
+  double server_cpu = -1;     // CPU seconds per wall second (cores busy); -1 when unknown
+  double steal_percent = -1;  // CPU steal during the phase (machine.h); -1 when unknown
   double client_cpu = 0;
 };
 
@@ -792,23 +794,25 @@ int Main() {
   }
   std::printf(
       "varav_loadgen: %s, %d clients on %d channels, %d services preloaded in %.1f s, "
-      "%.0f s per phase (+%.0f s warm-up), %u hardware threads\n",
+      "%.0f s per phase (+%.0f s warm-up), %s\n",
       own ? absl::StrCat("own varavd at ", address).c_str() : address.c_str(), concurrency,
       channel_count, service_count, absl::ToDoubleSeconds(absl::Now() - t0),
-      absl::GetFlag(FLAGS_duration_s), absl::GetFlag(FLAGS_warmup_s),
-      std::thread::hardware_concurrency());
+      absl::GetFlag(FLAGS_duration_s), absl::GetFlag(FLAGS_warmup_s), MachineSummary().c_str());
   std::fflush(stdout);
 
   Runner runner(channels, token, &services);
   std::vector<PhaseResult> results;
   for (const auto& [name, weights] : phases) {
+    const StealMeter steal;
     results.push_back(runner.Run(name, weights, concurrency,
                                  absl::Seconds(absl::GetFlag(FLAGS_warmup_s)),
                                  absl::Seconds(absl::GetFlag(FLAGS_duration_s)), server_pid));
+    results.back().steal_percent = steal.Percent();
   }
 
-  std::printf("\n%-7s %-26s %9s %7s %10s %8s %8s %8s %11s %11s\n", "phase", "rpc", "calls",
-              "errors", "rate/s", "p50 ms", "p99 ms", "resp B", "server cpu", "client cpu");
+  std::printf("\n%-7s %-26s %9s %7s %10s %8s %8s %8s %11s %11s %6s\n", "phase", "rpc", "calls",
+              "errors", "rate/s", "p50 ms", "p99 ms", "resp B", "server cpu", "client cpu",
+              "steal");
   double empty_rate = 0, status_rate = 0, submit_rate = 0;
   for (PhaseResult& r : results) {
     bool first = true;
@@ -819,12 +823,13 @@ int Main() {
       double rate = s.latency_ns.size() / r.seconds;
       std::string errors = absl::StrCat(s.errors);
       std::printf(
-          "%-7s %-26s %9zu %7s %10.0f %8.2f %8.2f %8.0f %11s %11s\n", r.name.c_str(), kOpNames[op],
-          s.latency_ns.size(), errors.c_str(), rate, Percentile(s.latency_ns, 0.50),
+          "%-7s %-26s %9zu %7s %10.0f %8.2f %8.2f %8.0f %11s %11s %6s\n", r.name.c_str(),
+          kOpNames[op], s.latency_ns.size(), errors.c_str(), rate, Percentile(s.latency_ns, 0.50),
           Percentile(s.latency_ns, 0.99),
           s.latency_ns.empty() ? 0.0 : static_cast<double>(s.response_bytes) / s.latency_ns.size(),
           first && r.server_cpu >= 0 ? absl::StrFormat("%.2f cores", r.server_cpu).c_str() : "",
-          first ? absl::StrFormat("%.2f cores", r.client_cpu).c_str() : "");
+          first ? absl::StrFormat("%.2f cores", r.client_cpu).c_str() : "",
+          first && r.steal_percent >= 0 ? absl::StrFormat("%.1f%%", r.steal_percent).c_str() : "");
       for (auto [code, n] : s.error_codes) {
         std::printf("        %s error code %d: %lld\n", kOpNames[op], code,
                     static_cast<long long>(n));

@@ -57,6 +57,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/machine.h"
 #include "engine/common/sha256.h"
 #include "engine/common/status_macros.h"
 #include "engine/lifecycle/lifecycle.h"
@@ -1025,23 +1026,6 @@ absl::Status RunScale(const std::string& root, std::shared_ptr<const model::Comp
   return absl::OkStatus();
 }
 
-std::string CpuModel() {
-  FILE* f = std::fopen("/proc/cpuinfo", "r");
-  if (f == nullptr) return "unknown";
-  char line[512];
-  std::string model = "unknown";
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    absl::string_view l(line);
-    if (absl::StartsWith(l, "model name")) {
-      const size_t colon = l.find(':');
-      model = std::string(absl::StripAsciiWhitespace(l.substr(colon + 1)));
-      break;
-    }
-  }
-  std::fclose(f);
-  return model;
-}
-
 // A non-empty list of positive numbers from a list flag.
 absl::StatusOr<std::vector<int>> ParseCounts(absl::string_view name,
                                              const absl::Flag<std::vector<std::string>>& flag) {
@@ -1104,8 +1088,7 @@ int Main() {
     return 1;
   }
 
-  std::printf("store_bench: %u CPUs (%s); databases under %s\n",
-              std::thread::hardware_concurrency(), CpuModel().c_str(), root.c_str());
+  std::printf("store_bench: %s; databases under %s\n", MachineSummary().c_str(), root.c_str());
   std::printf(
       "pack %s; %.1f s per measurement; snapshot from %s; %d services per writer; idle spinner "
       "%s\n",
@@ -1116,10 +1099,15 @@ int Main() {
   if (absl::GetFlag(FLAGS_idle_spinner)) IdleSpinner::Start();
   absl::Status status;
   if (only.empty() || only == "concurrency") {
+    const StealMeter steal;
     status = RunConcurrency(root, *pack, *dossier, *thread_counts);
+    std::printf("CPU steal during the experiment: %.1f%% of the CPUs' time\n", steal.Percent());
   }
-  if (status.ok() && (only.empty() || only == "scale"))
+  if (status.ok() && (only.empty() || only == "scale")) {
+    const StealMeter steal;
     status = RunScale(root, *pack, *dossier, *scale_threads);
+    std::printf("CPU steal during the experiment: %.1f%% of the CPUs' time\n", steal.Percent());
+  }
   IdleSpinner::Stop();
   std::error_code ignored;
   std::filesystem::remove_all(root, ignored);

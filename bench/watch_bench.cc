@@ -47,6 +47,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/machine.h"
 #include "bench/wire_scan.h"
 #include "engine/store/store.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -422,22 +423,23 @@ int Main() {
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf(
-      "WatchEvents delivery delay, %d commands at %.0f/s, WAL sync %s, %u cores, load average "
-      "%.2f\n",
+      "WatchEvents delivery delay, %d commands at %.0f/s, WAL sync %s, %s, load average %.2f\n",
       absl::GetFlag(FLAGS_events), absl::GetFlag(FLAGS_rate),
-      absl::GetFlag(FLAGS_sync) ? "on" : "off", std::thread::hardware_concurrency(), load[0]);
+      absl::GetFlag(FLAGS_sync) ? "on" : "off", bench::MachineSummary().c_str(), load[0]);
   std::printf(
-      "| watchers | deliveries | ack->arrival p50 | p99 | max | start->arrival p50 | p99 |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| watchers | deliveries | ack->arrival p50 | p99 | max | start->arrival p50 | p99 | CPU "
+      "steal |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   int round = 0;
   for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_watchers), ',')) {
     int watchers = 0;
     if (!absl::SimpleAtoi(part, &watchers) || watchers <= 0) continue;
+    const bench::StealMeter steal;
     const Row r = Measure(store.get(), hub.get(), address, watchers, absl::GetFlag(FLAGS_events),
                           absl::GetFlag(FLAGS_rate), absl::GetFlag(FLAGS_channels), round++);
-    std::printf("| %d | %zu/%zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms |\n", r.watchers,
-                r.deliveries, r.expected, r.ack_p50, r.ack_p99, r.ack_max, r.start_p50,
-                r.start_p99);
+    std::printf("| %d | %zu/%zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.1f%% |\n",
+                r.watchers, r.deliveries, r.expected, r.ack_p50, r.ack_p99, r.ack_max, r.start_p50,
+                r.start_p99, steal.Percent());
     std::fflush(stdout);
   }
   hub->Shutdown();
