@@ -247,8 +247,8 @@ struct PhaseResult {
   std::string name;
   double seconds = 0;
   OpStats ops[kOpCount];
-  double server_cpu = -1;     // CPU seconds per wall second (cores busy); -1 when unknown
-  double steal_percent = -1;  // CPU steal during the phase (machine.h); -1 when unknown
+  double server_cpu = -1;  // CPU seconds per wall second (cores busy); -1 when unknown
+  std::string steal;       // CPU steal during the phase (StealMeter::Text)
   double client_cpu = 0;
 };
 
@@ -807,7 +807,7 @@ int Main() {
     results.push_back(runner.Run(name, weights, concurrency,
                                  absl::Seconds(absl::GetFlag(FLAGS_warmup_s)),
                                  absl::Seconds(absl::GetFlag(FLAGS_duration_s)), server_pid));
-    results.back().steal_percent = steal.Percent();
+    results.back().steal = steal.Text();
   }
 
   std::printf("\n%-7s %-26s %9s %7s %10s %8s %8s %8s %11s %11s %6s\n", "phase", "rpc", "calls",
@@ -829,7 +829,7 @@ int Main() {
           s.latency_ns.empty() ? 0.0 : static_cast<double>(s.response_bytes) / s.latency_ns.size(),
           first && r.server_cpu >= 0 ? absl::StrFormat("%.2f cores", r.server_cpu).c_str() : "",
           first ? absl::StrFormat("%.2f cores", r.client_cpu).c_str() : "",
-          first && r.steal_percent >= 0 ? absl::StrFormat("%.1f%%", r.steal_percent).c_str() : "");
+          first ? r.steal.c_str() : "");
       for (auto [code, n] : s.error_codes) {
         std::printf("        %s error code %d: %lld\n", kOpNames[op], code,
                     static_cast<long long>(n));

@@ -5,7 +5,7 @@
 //   std::printf("%s\n", MachineSummary().c_str());  // "2 CPUs, Intel(R) Xeon(R) Processor"
 //   StealMeter steal;
 //   ...measure...
-//   std::printf("CPU steal %.1f%%\n", steal.Percent());
+//   std::printf("CPU steal %s\n", steal.Text().c_str());  // "3.2%", or "unknown"
 //
 // On a virtual machine the hypervisor may run other guests on "our" CPUs; the time it takes
 // (steal) is lost to the benchmark without showing in its own CPU time, and it is what makes the
@@ -24,6 +24,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 
 namespace varav::bench {
@@ -57,14 +58,21 @@ inline std::string MachineSummary() {
 // "cpu" line of /proc/stat.
 class StealMeter {
  public:
-  StealMeter() { Read(total_, steal_); }
+  StealMeter() : valid_(Read(total_, steal_)) {}
 
-  // Percent of all CPUs' time stolen since construction; -1 when /proc/stat is unreadable.
+  // Percent of all CPUs' time stolen since construction; -1 when /proc/stat was unreadable or no
+  // time has passed.
   double Percent() const {
     uint64_t total = 0;
     uint64_t steal = 0;
-    if (!Read(total, steal) || total <= total_) return -1;
+    if (!valid_ || !Read(total, steal) || total <= total_ || steal < steal_) return -1;
     return 100.0 * static_cast<double>(steal - steal_) / static_cast<double>(total - total_);
+  }
+
+  // Percent() as printed: "3.2%", or "unknown".
+  std::string Text() const {
+    const double percent = Percent();
+    return percent < 0 ? "unknown" : absl::StrFormat("%.1f%%", percent);
   }
 
  private:
@@ -86,6 +94,7 @@ class StealMeter {
 
   uint64_t total_ = 0;
   uint64_t steal_ = 0;
+  bool valid_;
 };
 
 }  // namespace varav::bench

@@ -1101,12 +1101,12 @@ int Main() {
   if (only.empty() || only == "concurrency") {
     const StealMeter steal;
     status = RunConcurrency(root, *pack, *dossier, *thread_counts);
-    std::printf("CPU steal during the experiment: %.1f%% of the CPUs' time\n", steal.Percent());
+    std::printf("CPU steal during the experiment: %s of the CPUs' time\n", steal.Text().c_str());
   }
   if (status.ok() && (only.empty() || only == "scale")) {
     const StealMeter steal;
     status = RunScale(root, *pack, *dossier, *scale_threads);
-    std::printf("CPU steal during the experiment: %.1f%% of the CPUs' time\n", steal.Percent());
+    std::printf("CPU steal during the experiment: %s of the CPUs' time\n", steal.Text().c_str());
   }
   IdleSpinner::Stop();
   std::error_code ignored;

@@ -437,9 +437,9 @@ int Main() {
     const bench::StealMeter steal;
     const Row r = Measure(store.get(), hub.get(), address, watchers, absl::GetFlag(FLAGS_events),
                           absl::GetFlag(FLAGS_rate), absl::GetFlag(FLAGS_channels), round++);
-    std::printf("| %d | %zu/%zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.1f%% |\n",
+    std::printf("| %d | %zu/%zu | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %.2f ms | %s |\n",
                 r.watchers, r.deliveries, r.expected, r.ack_p50, r.ack_p99, r.ack_max, r.start_p50,
-                r.start_p99, steal.Percent());
+                r.start_p99, steal.Text().c_str());
     std::fflush(stdout);
   }
   hub->Shutdown();
