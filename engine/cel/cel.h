@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,13 +36,16 @@
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "engine/cel/issue.h"
 #include "engine/cel/type.h"
 #include "engine/cel/value.h"
 
 namespace varav::cel {
 
-// Limits that keep hostile or careless expressions from exhausting the process.
+// Limits that keep hostile or careless expressions from exhausting the process. Every runtime
+// budget is counted before the work or the allocation it pays for, so no evaluation exceeds one;
+// an exceeded budget is an error value whose message names the budget.
 struct Limits {
   // Longest accepted expression text, in bytes.
   int32_t max_source_bytes = 100'000;
@@ -50,14 +54,34 @@ struct Limits {
   int32_t max_nesting_depth = 200;
   // Most syntax-tree nodes after macro expansion.
   int32_t max_nodes = 20'000;
-  // Largest accepted static cost estimate (see Program::static_cost); 0 disables the check.
-  int64_t max_static_cost = 0;
+  // Largest accepted static cost estimate (see Program::static_cost); 0 disables the check. The
+  // default refuses expressions whose estimate exceeds the runtime cost budget: they could not
+  // finish within it on inputs of the assumed sizes.
+  int64_t max_static_cost = 10'000'000;
   // Most comprehension iterations in one evaluation (all nested loops together).
   int64_t max_iterations = 1'000'000;
-  // Largest runtime cost in one evaluation (one unit per evaluated node, plus the size of strings
-  // and lists that functions walk).
+  // Largest runtime cost in one evaluation: one unit per evaluated node, plus the size of the
+  // strings and lists that functions walk or build (concatenation, `replace`, `split`, `join`,
+  // `format`, ...) and of the values that `==`, `!=` and `in` compare (Value::deep_size).
   int64_t max_runtime_cost = 10'000'000;
+  // Most bytes one evaluation allocates for the values it builds (strings, lists, maps), counted
+  // before each allocation and never given back: a bound on the evaluation's peak memory. Values
+  // bound in the Activation are not counted.
+  int64_t max_memory_bytes = 16 << 20;
 };
+
+// Stops an evaluation from outside: at `deadline`, or once `cancelled` returns true. Both are
+// checked every few thousand cost units, so a stopped evaluation returns within microseconds with
+// an error value of code kDeadlineExceeded or kCancelled. Callers tell these apart from the
+// expression's own errors (see IsInterruption) and treat them as a failure of the call.
+struct Interrupt {
+  absl::Time deadline = absl::InfiniteFuture();
+  // Optional. Called on the evaluating thread; must be cheap and thread-safe.
+  std::function<bool()> cancelled;
+};
+
+// Whether `v` is the error value of an interrupted evaluation (deadline or cancellation).
+bool IsInterruption(const Value& v);
 
 struct CompileOptions {
   // When false the checker is skipped: every identifier is dyn and only parsing and planning run.
@@ -105,6 +129,8 @@ class EnvBuilder {
 struct EvalStats {
   int64_t iterations = 0;
   int64_t cost = 0;
+  // Bytes allocated for values built by the evaluation (see Limits::max_memory_bytes).
+  int64_t memory_bytes = 0;
 };
 
 // Variable bindings for one evaluation.
@@ -140,8 +166,10 @@ class Program {
   Program& operator=(const Program&) = delete;
 
   // Evaluates against `activation`. Never fails: a language-level error is a kError value. An
-  // unbound variable evaluates to an error value naming it.
-  Value Evaluate(const Activation& activation, EvalStats* stats = nullptr) const;
+  // unbound variable evaluates to an error value naming it. `interrupt`, when given, may stop the
+  // evaluation early (see Interrupt).
+  Value Evaluate(const Activation& activation, EvalStats* stats = nullptr,
+                 const Interrupt* interrupt = nullptr) const;
 
   // The checked result type (dyn when unchecked).
   const Type& result_type() const { return result_type_; }

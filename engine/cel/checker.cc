@@ -764,7 +764,20 @@ bool WalksOperands(absl::string_view name) {
 
 class CostEstimator {
  public:
+  // `limit` > 0: remember the first (innermost) node whose estimate exceeds it.
+  explicit CostEstimator(int64_t limit) : limit_(limit) {}
+
+  // Offset of the innermost node whose estimate exceeds the limit; -1 when none does.
+  int32_t over_limit_offset() const { return over_limit_offset_; }
+
   Estimate Visit(const Expr& e) {
+    Estimate est = VisitNode(e);
+    if (limit_ > 0 && over_limit_offset_ < 0 && est.cost > limit_) over_limit_offset_ = e.offset;
+    return est;
+  }
+
+ private:
+  Estimate VisitNode(const Expr& e) {
     switch (e.kind) {
       case Expr::Kind::kConstant: {
         Estimate est{1, 1};
@@ -823,6 +836,9 @@ class CostEstimator {
     }
     return {1, kAssumedSize};
   }
+
+  int64_t limit_;
+  int32_t over_limit_offset_ = -1;
 };
 
 }  // namespace
@@ -830,7 +846,11 @@ class CostEstimator {
 CheckResult Check(const Env& env, const Ast& ast, const CompileOptions& options) {
   CheckResult result;
   Checker(env, ast, options, &result).Run();
-  if (ast.root != nullptr) result.static_cost = CostEstimator().Visit(*ast.root).cost;
+  if (ast.root != nullptr) {
+    CostEstimator estimator(options.limits.max_static_cost);
+    result.static_cost = estimator.Visit(*ast.root).cost;
+    result.static_cost_offset = std::max(estimator.over_limit_offset(), 0);
+  }
   return result;
 }
 

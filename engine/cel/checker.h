@@ -33,6 +33,9 @@ struct CheckResult {
   Type result_type;
   // Upper bound of the runtime cost under the cost model in checker.cc.
   int64_t static_cost = 0;
+  // Where the estimate first exceeds Limits::max_static_cost: the byte offset of the innermost
+  // subexpression whose own estimate is over the limit (0 when none is).
+  int32_t static_cost_offset = 0;
   std::vector<Issue> issues;
   bool ok() const { return issues.empty(); }
 };

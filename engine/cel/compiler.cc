@@ -18,8 +18,14 @@ Program::Program(std::unique_ptr<const PlannedExpr> plan, Type result_type, int6
 
 Program::~Program() = default;
 
-Value Program::Evaluate(const Activation& activation, EvalStats* stats) const {
-  return plan_->Evaluate(activation, limits_, stats);
+Value Program::Evaluate(const Activation& activation, EvalStats* stats,
+                        const Interrupt* interrupt) const {
+  return plan_->Evaluate(activation, limits_, stats, interrupt);
+}
+
+bool IsInterruption(const Value& v) {
+  return v.IsError() && (v.error_code() == absl::StatusCode::kDeadlineExceeded ||
+                         v.error_code() == absl::StatusCode::kCancelled);
 }
 
 CompileResult Compiler::Compile(absl::string_view expression) const {
@@ -45,10 +51,12 @@ CompileResult Compiler::Compile(absl::string_view expression) const {
     result_type = checked.result_type;
     static_cost = checked.static_cost;
     if (limits.max_static_cost > 0 && static_cost > limits.max_static_cost) {
-      result.issues.push_back(
-          MakeIssue(expression, 0,
-                    absl::StrCat("estimated cost ", static_cost, " exceeds the limit of ",
-                                 limits.max_static_cost)));
+      result.issues.push_back(MakeIssue(
+          expression, checked.static_cost_offset,
+          absl::StrCat("static cost budget exceeded: the estimated cost ", static_cost,
+                       " exceeds the limit of ", limits.max_static_cost,
+                       " (max_static_cost), so the expression could not finish within the "
+                       "runtime cost budget; iterate over fewer or smaller collections")));
       return result;
     }
   }

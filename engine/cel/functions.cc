@@ -1,5 +1,6 @@
 #include "engine/cel/functions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "re2/re2.h"
 
 namespace varav::cel::runtime {
@@ -53,13 +55,47 @@ FunctionImpl FindFunctionImpl(absl::string_view name, int arity) {
   return it == table.end() ? nullptr : it->second;
 }
 
-void Frame::Exhaust(bool iterations_budget) {
+void Frame::Poll() {
+  next_poll = cost + kPollInterval;
+  if (interrupt == nullptr) return;
+  if (absl::Now() >= interrupt->deadline) {
+    Exhaust(Budget::kDeadline);
+  } else if (interrupt->cancelled && interrupt->cancelled()) {
+    Exhaust(Budget::kCancelled);
+  }
+}
+
+void Frame::Exhaust(Budget budget) {
+  if (exhausted) return;
   exhausted = true;
-  exhausted_error = Value::Error(
-      absl::StatusCode::kResourceExhausted,
-      iterations_budget
-          ? absl::StrCat("iteration budget exceeded (limit ", limits->max_iterations, ")")
-          : absl::StrCat("runtime cost budget exceeded (limit ", limits->max_runtime_cost, ")"));
+  switch (budget) {
+    case Budget::kIterations:
+      exhausted_error =
+          Value::Error(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("iteration budget exceeded: more than ", limits->max_iterations,
+                                    " comprehension iterations (max_iterations)"));
+      return;
+    case Budget::kCost:
+      exhausted_error =
+          Value::Error(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("runtime cost budget exceeded: more than ",
+                                    limits->max_runtime_cost, " cost units (max_runtime_cost)"));
+      return;
+    case Budget::kMemory:
+      exhausted_error = Value::Error(
+          absl::StatusCode::kResourceExhausted,
+          absl::StrCat("memory budget exceeded: the values built would take more than ",
+                       limits->max_memory_bytes, " bytes (max_memory_bytes)"));
+      return;
+    case Budget::kDeadline:
+      exhausted_error = Value::Error(absl::StatusCode::kDeadlineExceeded,
+                                     "evaluation stopped: the call's deadline passed");
+      return;
+    case Budget::kCancelled:
+      exhausted_error =
+          Value::Error(absl::StatusCode::kCancelled, "evaluation stopped: the call was cancelled");
+      return;
+  }
 }
 
 const char* KindName(Kind kind) {
@@ -290,8 +326,21 @@ Value Not(Frame&, const Value* const* args) {
   VARAV_NO_OVERLOAD("!_", 1);
 }
 
-Value Equal(Frame&, const Value* const* args) { return Value::Bool(*args[0] == *args[1]); }
-Value NotEqual(Frame&, const Value* const* args) { return Value::Bool(*args[0] != *args[1]); }
+// Comparing two values walks at most the smaller of them (less when they share storage, but the
+// charge is the bound, paid before the walk).
+bool ChargeComparison(Frame& frame, const Value& a, const Value& b) {
+  const int64_t walk = std::min(a.deep_size(), b.deep_size());
+  return walk <= 1 || frame.Charge(walk);
+}
+
+Value Equal(Frame& frame, const Value* const* args) {
+  if (!ChargeComparison(frame, *args[0], *args[1])) return frame.exhausted_error;
+  return Value::Bool(*args[0] == *args[1]);
+}
+Value NotEqual(Frame& frame, const Value* const* args) {
+  if (!ChargeComparison(frame, *args[0], *args[1])) return frame.exhausted_error;
+  return Value::Bool(*args[0] != *args[1]);
+}
 
 // -1/0/1, 2 when unordered, 3 when the kinds cannot be compared.
 int Compare(const Value& a, const Value& b) {
@@ -317,8 +366,9 @@ int Compare(const Value& a, const Value& b) {
 }
 
 template <int kOp>  // 0 <, 1 <=, 2 >, 3 >=
-Value Relation(Frame&, const Value* const* args) {
+Value Relation(Frame& frame, const Value* const* args) {
   static constexpr const char* kNames[] = {"_<_", "_<=_", "_>_", "_>=_"};
+  if (!ChargeComparison(frame, *args[0], *args[1])) return frame.exhausted_error;
   int c = Compare(*args[0], *args[1]);
   if (c == 3) VARAV_NO_OVERLOAD(kNames[kOp], 2);
   if (c == 2) return Value::Bool(false);
@@ -367,14 +417,16 @@ Value Add(Frame& frame, const Value* const* args) {
       case Kind::kString:
       case Kind::kBytes: {
         absl::string_view x = a.string_value(), y = b.string_value();
-        if (!frame.Charge(static_cast<int64_t>(x.size() + y.size()))) return frame.exhausted_error;
+        const int64_t size = static_cast<int64_t>(x.size() + y.size());
+        if (!frame.Reserve(size, StringBytes(size))) return frame.exhausted_error;
         std::string r = absl::StrCat(x, y);
         return a.kind() == Kind::kString ? Value::String(std::move(r)) : Value::Bytes(std::move(r));
       }
       case Kind::kList: {
         if (b.size() == 0) return a;
         if (a.size() == 0) return b;
-        if (!frame.Charge(static_cast<int64_t>(a.size() + b.size()))) return frame.exhausted_error;
+        const int64_t size = static_cast<int64_t>(a.size() + b.size());
+        if (!frame.Reserve(size, ListBytes(size))) return frame.exhausted_error;
         std::vector<Value> r;
         r.reserve(a.size() + b.size());
         r.insert(r.end(), a.elements().begin(), a.elements().end());
@@ -520,7 +572,10 @@ Value In(Frame& frame, const Value* const* args) {
   const Value& elem = *args[0];
   const Value& container = *args[1];
   if (container.kind() == Kind::kList) {
-    if (!frame.Charge(static_cast<int64_t>(container.size()))) return frame.exhausted_error;
+    // Each element is compared with `elem`, which walks at most the smaller of the two.
+    const int64_t n = static_cast<int64_t>(container.size());
+    const int64_t walk = std::min(SatMul(n, elem.deep_size()), container.deep_size());
+    if (!frame.Charge(SatAdd(n, walk))) return frame.exhausted_error;
     for (const Value& v : container.elements()) {
       if (v == elem) return Value::Bool(true);
     }
@@ -688,8 +743,12 @@ Value ToDouble(Frame&, const Value* const* args) {
   }
 }
 
-Value ToString(Frame&, const Value* const* args) {
+Value ToString(Frame& frame, const Value* const* args) {
   const Value& a = *args[0];
+  if (a.kind() == Kind::kBytes) {
+    const int64_t size = static_cast<int64_t>(a.string_value().size());
+    if (!frame.Reserve(size, StringBytes(size))) return frame.exhausted_error;
+  }
   switch (a.kind()) {
     case Kind::kString:
       return a;
@@ -716,13 +775,16 @@ Value ToString(Frame&, const Value* const* args) {
   }
 }
 
-Value ToBytes(Frame&, const Value* const* args) {
+Value ToBytes(Frame& frame, const Value* const* args) {
   const Value& a = *args[0];
   switch (a.kind()) {
     case Kind::kBytes:
       return a;
-    case Kind::kString:
+    case Kind::kString: {
+      const int64_t size = static_cast<int64_t>(a.string_value().size());
+      if (!frame.Reserve(size, StringBytes(size))) return frame.exhausted_error;
       return Value::Bytes(std::string(a.string_value()));
+    }
     default:
       VARAV_NO_OVERLOAD("bytes", 1);
   }
@@ -766,15 +828,19 @@ Value TypeOf(Frame&, const Value* const* args) {
 
 // cel.@mapInsert(map, key, value) and cel.@mapInsert(map, entries). Outside a comprehension's loop
 // step (where the planner inserts in place) the map is shared, so Insert copies it.
-Value MapInsert(Frame&, const Value* const* args) {
+Value MapInsert(Frame& frame, const Value* const* args) {
   if (args[0]->kind() != Kind::kMap) VARAV_NO_OVERLOAD("cel.@mapInsert", 3);
+  const int64_t n = static_cast<int64_t>(args[0]->size()) + 1;
+  if (!frame.Reserve(n, MapBytes(n))) return frame.exhausted_error;
   return Value::Insert(*args[0], *args[1], *args[2]);
 }
 
-Value MapMerge(Frame&, const Value* const* args) {
+Value MapMerge(Frame& frame, const Value* const* args) {
   if (args[0]->kind() != Kind::kMap || args[1]->kind() != Kind::kMap) {
     VARAV_NO_OVERLOAD("cel.@mapInsert", 2);
   }
+  const int64_t n = static_cast<int64_t>(args[0]->size() + args[1]->size());
+  if (!frame.Reserve(n, MapBytes(n))) return frame.exhausted_error;
   return MergeMaps(*args[0], *args[1]);
 }
 

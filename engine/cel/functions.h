@@ -21,26 +21,71 @@ namespace varav::cel::runtime {
 
 // Per-evaluation state. Lives on the stack of PlannedExpr::Evaluate.
 struct Frame {
+  // How often (in cost units) Poll looks at the interrupt: often enough to stop within
+  // microseconds, rarely enough that reading the clock costs nothing measurable.
+  static constexpr int64_t kPollInterval = 4096;
+
   const Activation* activation = nullptr;
   const Limits* limits = nullptr;
+  // Null when nothing may interrupt the evaluation.
+  const Interrupt* interrupt = nullptr;
   int64_t cost = 0;
   int64_t iterations = 0;
-  // Set once a budget is exceeded: loops stop at once and the whole evaluation yields `exhausted`
-  // (a budget error must not be absorbed by `false && ...`).
+  // Bytes reserved for values this evaluation built (see Limits::max_memory_bytes); a refused
+  // reservation is not counted, since it is never allocated.
+  int64_t memory = 0;
+  // The cost at which Poll runs next.
+  int64_t next_poll = kPollInterval;
+  // Set once a budget is exceeded or the evaluation is interrupted: loops stop at once and the
+  // whole evaluation yields `exhausted_error` (which `false && ...` must not absorb).
   bool exhausted = false;
   Value exhausted_error;
   // Comprehension variables, indexed by the slot the planner assigned.
   const Value** slots = nullptr;
 
+  enum class Budget { kIterations, kCost, kMemory, kDeadline, kCancelled };
+
   // Adds `units` to the runtime cost; returns false (and marks the frame exhausted) when the budget
-  // is exceeded.
+  // is exceeded or the evaluation has been interrupted.
   bool Charge(int64_t units) {
     cost += units;
-    if (cost > limits->max_runtime_cost && !exhausted) Exhaust(false);
+    if (cost > limits->max_runtime_cost) {
+      if (!exhausted) Exhaust(Budget::kCost);
+    } else if (cost >= next_poll) {
+      Poll();
+    }
     return !exhausted;
   }
-  void Exhaust(bool iterations_budget);
+  // Charge for work about to build a value of `bytes`: both budgets are checked before the
+  // allocation, so a refused one never happens.
+  bool Reserve(int64_t units, int64_t bytes) {
+    if (bytes > limits->max_memory_bytes - memory) {
+      Exhaust(Budget::kMemory);
+      return false;
+    }
+    memory += bytes;
+    return Charge(units);
+  }
+  // Checks the budgets and the interrupt without charging anything.
+  bool Check() { return Charge(0); }
+  void Poll();
+  void Exhaust(Budget budget);
 };
+
+// Saturating size arithmetic for charges: results stay at or below Value::kMaxDeepSize, so a
+// charge computed from hostile sizes never overflows.
+inline int64_t SatAdd(int64_t a, int64_t b) {
+  return a >= Value::kMaxDeepSize - b ? Value::kMaxDeepSize : a + b;
+}
+inline int64_t SatMul(int64_t a, int64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > Value::kMaxDeepSize / b ? Value::kMaxDeepSize : a * b;
+}
+// Bytes a list of `n` elements takes, and a map of `n` entries (with its index).
+inline int64_t ListBytes(int64_t n) { return SatMul(n, sizeof(Value)); }
+inline int64_t MapBytes(int64_t n) { return SatMul(n, 2 * sizeof(Value) + 16); }
+// Bytes a string of `n` bytes takes as its own value.
+inline int64_t StringBytes(int64_t n) { return SatAdd(n, 48); }
 
 using FunctionImpl = Value (*)(Frame& frame, const Value* const* args);
 

@@ -460,7 +460,8 @@ class ListStep final : public Step {
  public:
   explicit ListStep(std::vector<StepPtr> elements) : elements_(std::move(elements)) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
-    ++f.cost;
+    const int64_t n = static_cast<int64_t>(elements_.size());
+    if (!f.Reserve(1, runtime::ListBytes(n))) return f.exhausted_error;
     std::vector<Value> values;
     values.reserve(elements_.size());
     for (const StepPtr& step : elements_) {
@@ -481,7 +482,8 @@ class MapStep final : public Step {
   explicit MapStep(std::vector<std::pair<StepPtr, StepPtr>> entries)
       : entries_(std::move(entries)) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
-    ++f.cost;
+    const int64_t n = static_cast<int64_t>(entries_.size());
+    if (!f.Reserve(1, runtime::MapBytes(n))) return f.exhausted_error;
     std::vector<std::pair<Value, Value>> values;
     values.reserve(entries_.size());
     for (const auto& [key_step, value_step] : entries_) {
@@ -509,7 +511,9 @@ class AppendStep final : public Step {
   AppendStep(int accu_slot, StepPtr element, runtime::FunctionImpl add)
       : accu_slot_(accu_slot), element_(std::move(element)), add_(add) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
-    f.cost += 3;  // the call, the accumulator and the list literal of the expanded macro
+    // The call, the accumulator and the list literal of the expanded macro; the list grows by one
+    // element (reserved twice over: a vector's capacity doubles).
+    if (!f.Reserve(3, runtime::ListBytes(2))) return f.exhausted_error;
     Value tmp;
     const Value& e = element_->Eval(f, tmp);
     if (e.IsError()) return Own(scratch, e);
@@ -542,7 +546,8 @@ class MapInsertStep final : public Step {
   MapInsertStep(int accu_slot, StepPtr key, StepPtr value, runtime::FunctionImpl generic)
       : accu_slot_(accu_slot), key_(std::move(key)), value_(std::move(value)), generic_(generic) {}
   const Value& Eval(Frame& f, Value& scratch) const override {
-    f.cost += key_ != nullptr ? 3 : 2;  // the call, the accumulator and the key of the expansion
+    // The call, the accumulator and the key of the expansion, and the new entry.
+    if (!f.Reserve(key_ != nullptr ? 3 : 2, runtime::MapBytes(2))) return f.exhausted_error;
     // As in AppendStep, the slot points at the comprehension's own mutable accumulator.
     Value* accu = const_cast<Value*>(f.slots[accu_slot_]);
     if (accu->IsError()) return Own(scratch, *accu);
@@ -598,15 +603,10 @@ class ComprehensionStep final : public Step {
     f.slots[p_.accu_slot] = &accu;
     Value index;  // the list index for two-variable comprehensions over lists
     const int64_t max_iterations = f.limits->max_iterations;
-    const int64_t max_cost = f.limits->max_runtime_cost;
     const size_t n = range.size();
     for (size_t i = 0; i < n; ++i) {
-      if (++f.iterations > max_iterations) {
-        if (!f.exhausted) f.Exhaust(true);
-        return Own(scratch, f.exhausted_error);
-      }
-      if (f.cost > max_cost && !f.exhausted) f.Exhaust(false);
-      if (f.exhausted) return Own(scratch, f.exhausted_error);
+      if (++f.iterations > max_iterations) f.Exhaust(Frame::Budget::kIterations);
+      if (!f.Check()) return Own(scratch, f.exhausted_error);
       if (is_list) {
         if (p_.iter2_slot >= 0) {
           index = Value::Int(static_cast<int64_t>(i));
@@ -650,11 +650,14 @@ class PlanImpl final : public PlannedExpr {
  public:
   PlanImpl(StepPtr root, int slots) : root_(std::move(root)), slots_(slots) {}
 
-  Value Evaluate(const Activation& activation, const Limits& limits,
-                 EvalStats* stats) const override {
+  Value Evaluate(const Activation& activation, const Limits& limits, EvalStats* stats,
+                 const Interrupt* interrupt) const override {
     Frame f;
     f.activation = &activation;
     f.limits = &limits;
+    f.interrupt = interrupt;
+    if (interrupt != nullptr) f.Poll();
+    if (f.exhausted) return f.exhausted_error;
     constexpr int kInlineSlots = 16;
     const Value* inline_slots[kInlineSlots];
     std::unique_ptr<const Value*[]> heap_slots;
@@ -666,10 +669,11 @@ class PlanImpl final : public PlannedExpr {
     }
     Value scratch;
     const Value& r = root_->Eval(f, scratch);
-    if (!f.exhausted && f.cost > limits.max_runtime_cost) f.Exhaust(false);
+    f.Check();
     if (stats != nullptr) {
       stats->iterations = f.iterations;
       stats->cost = f.cost;
+      stats->memory_bytes = f.memory;
     }
     if (f.exhausted) return f.exhausted_error;
     if (&r == &scratch) return scratch;
@@ -973,13 +977,13 @@ class Planner {
     return call;
   }
 
-  // Evaluates a step whose inputs are all constants once, at plan time.
-  static StepPtr Fold(const Step& step) {
+  // Evaluates a step whose inputs are all constants once, at plan time, within the budgets the
+  // expression will run under (a folded constant costs nothing at run time).
+  StepPtr Fold(const Step& step) const {
     Activation empty;
-    Limits limits;
     Frame f;
     f.activation = &empty;
-    f.limits = &limits;
+    f.limits = &options_.limits;
     Value scratch;
     const Value& r = step.Eval(f, scratch);
     Value result = r;

@@ -23,8 +23,9 @@ namespace varav::cel {
 class PlannedExpr {
  public:
   virtual ~PlannedExpr() = default;
-  virtual Value Evaluate(const Activation& activation, const Limits& limits,
-                         EvalStats* stats) const = 0;
+  // `interrupt` may be null.
+  virtual Value Evaluate(const Activation& activation, const Limits& limits, EvalStats* stats,
+                         const Interrupt* interrupt) const = 0;
 };
 
 // `checked` is null when the expression was not type-checked. Fails only on internal errors (an AST

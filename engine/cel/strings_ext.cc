@@ -1,5 +1,10 @@
 // The CEL strings extension (google/cel-spec doc/extensions/strings.md). Indices are code-point
 // indices, as the extension specifies.
+//
+// Every function charges the frame for the bytes it walks and reserves the bytes of the value it
+// builds before building it (functions.h), so a result over the memory budget is never allocated:
+// sizes of results are computed first where they are not known (replace, split, join), and
+// `format` reserves its output as it grows.
 
 #include <algorithm>
 #include <cmath>
@@ -23,15 +28,24 @@ Value IndexOutOfRange(int64_t i) {
   return Value::Error(absl::StatusCode::kOutOfRange, absl::StrCat("index out of range: ", i));
 }
 
-// Byte offsets of every code point of `s`, plus s.size() at the end.
-std::vector<size_t> CodePointOffsets(absl::string_view s) {
-  std::vector<size_t> offsets;
-  offsets.reserve(s.size() + 1);
+bool IsLeadByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
+
+// The byte offset of code point `index` of `s` (s.size() for the code point count); npos when
+// `index` is negative or past the end.
+size_t ByteOffsetOf(absl::string_view s, int64_t index) {
+  if (index < 0) return absl::string_view::npos;
+  int64_t seen = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) offsets.push_back(i);
+    if (!IsLeadByte(s[i])) continue;
+    if (seen == index) return i;
+    ++seen;
   }
-  offsets.push_back(s.size());
-  return offsets;
+  return seen == index ? s.size() : absl::string_view::npos;
+}
+
+// The code-point index of byte offset `pos` of `s` (the number of code points before it).
+int64_t CodePointIndexOf(absl::string_view s, size_t pos) {
+  return CodePointCount(s.substr(0, pos));
 }
 
 // Decodes one code point starting at s[i]; advances i. Invalid bytes decode as U+FFFD.
@@ -83,21 +97,13 @@ bool IsInt(const Value* v) { return v->kind() == Kind::kInt; }
 Value CharAt(Frame& frame, const Value* const* args) {
   if (!IsString(args[0]) || !IsInt(args[1])) return NoMatchingOverload("charAt", args, 2);
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<size_t> off = CodePointOffsets(s);
-  int64_t n = static_cast<int64_t>(off.size()) - 1;
-  int64_t i = args[1]->int_value();
-  if (i < 0 || i > n) return IndexOutOfRange(i);
-  if (i == n) return Value::String("");
-  return Value::String(std::string(s.substr(off[i], off[i + 1] - off[i])));
-}
-
-// Code-point index of the first occurrence of `sub` at or after code point `start`, or -1.
-int64_t FindFrom(absl::string_view s, const std::vector<size_t>& off, absl::string_view sub,
-                 int64_t start) {
-  size_t pos = s.find(sub, off[start]);
-  if (pos == absl::string_view::npos) return -1;
-  return std::lower_bound(off.begin(), off.end(), pos) - off.begin();
+  if (!frame.Reserve(static_cast<int64_t>(s.size()), StringBytes(4))) return frame.exhausted_error;
+  const int64_t i = args[1]->int_value();
+  const size_t begin = ByteOffsetOf(s, i);
+  if (begin == absl::string_view::npos) return IndexOutOfRange(i);
+  size_t end = begin;
+  if (end < s.size()) DecodeAt(s, end);
+  return Value::String(std::string(s.substr(begin, end - begin)));
 }
 
 Value IndexOf(Frame& frame, const Value* const* args, int arity) {
@@ -105,12 +111,13 @@ Value IndexOf(Frame& frame, const Value* const* args, int arity) {
     return NoMatchingOverload("indexOf", args, arity);
   }
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<size_t> off = CodePointOffsets(s);
-  int64_t n = static_cast<int64_t>(off.size()) - 1;
-  int64_t start = arity == 3 ? args[2]->int_value() : 0;
-  if (start < 0 || start > n) return IndexOutOfRange(start);
-  return Value::Int(FindFrom(s, off, args[1]->string_value(), start));
+  if (!frame.Charge(static_cast<int64_t>(s.size()))) return frame.exhausted_error;
+  const int64_t start = arity == 3 ? args[2]->int_value() : 0;
+  const size_t from = ByteOffsetOf(s, start);
+  if (from == absl::string_view::npos) return IndexOutOfRange(start);
+  const size_t pos = s.find(args[1]->string_value(), from);
+  if (pos == absl::string_view::npos) return Value::Int(-1);
+  return Value::Int(CodePointIndexOf(s, pos));
 }
 Value IndexOf2(Frame& f, const Value* const* a) { return IndexOf(f, a, 2); }
 Value IndexOf3(Frame& f, const Value* const* a) { return IndexOf(f, a, 3); }
@@ -121,30 +128,34 @@ Value LastIndexOf(Frame& frame, const Value* const* args, int arity) {
   }
   absl::string_view s = args[0]->string_value();
   absl::string_view sub = args[1]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<size_t> off = CodePointOffsets(s);
-  int64_t n = static_cast<int64_t>(off.size()) - 1;
-  int64_t last = arity == 3 ? args[2]->int_value() : n;
-  if (last < 0 || last > n) return IndexOutOfRange(last);
+  if (!frame.Charge(static_cast<int64_t>(s.size()))) return frame.exhausted_error;
   // The occurrence must start at or before code point `last`.
-  size_t limit = off[last];
-  size_t pos = s.rfind(sub, limit);
+  const size_t limit = arity == 3 ? ByteOffsetOf(s, args[2]->int_value()) : s.size();
+  if (limit == absl::string_view::npos) return IndexOutOfRange(args[2]->int_value());
+  const size_t pos = s.rfind(sub, limit);
   if (pos == absl::string_view::npos) return Value::Int(-1);
-  return Value::Int(std::lower_bound(off.begin(), off.end(), pos) - off.begin());
+  return Value::Int(CodePointIndexOf(s, pos));
 }
 Value LastIndexOf2(Frame& f, const Value* const* a) { return LastIndexOf(f, a, 2); }
 Value LastIndexOf3(Frame& f, const Value* const* a) { return LastIndexOf(f, a, 3); }
 
+// Charges for walking `s` and building a string of `out` bytes.
+bool ReserveString(Frame& frame, absl::string_view s, int64_t out) {
+  return frame.Reserve(SatAdd(static_cast<int64_t>(s.size()), out), StringBytes(out));
+}
+
 Value LowerAscii(Frame& frame, const Value* const* args) {
   if (!IsString(args[0])) return NoMatchingOverload("lowerAscii", args, 1);
-  frame.Charge(static_cast<int64_t>(args[0]->string_value().size()));
-  return Value::String(absl::AsciiStrToLower(args[0]->string_value()));
+  absl::string_view s = args[0]->string_value();
+  if (!ReserveString(frame, s, static_cast<int64_t>(s.size()))) return frame.exhausted_error;
+  return Value::String(absl::AsciiStrToLower(s));
 }
 
 Value UpperAscii(Frame& frame, const Value* const* args) {
   if (!IsString(args[0])) return NoMatchingOverload("upperAscii", args, 1);
-  frame.Charge(static_cast<int64_t>(args[0]->string_value().size()));
-  return Value::String(absl::AsciiStrToUpper(args[0]->string_value()));
+  absl::string_view s = args[0]->string_value();
+  if (!ReserveString(frame, s, static_cast<int64_t>(s.size()))) return frame.exhausted_error;
+  return Value::String(absl::AsciiStrToUpper(s));
 }
 
 Value Replace(Frame& frame, const Value* const* args, int arity) {
@@ -156,8 +167,24 @@ Value Replace(Frame& frame, const Value* const* args, int arity) {
   absl::string_view from = args[1]->string_value();
   absl::string_view to = args[2]->string_value();
   int64_t limit = arity == 4 ? args[3]->int_value() : -1;
-  frame.Charge(static_cast<int64_t>(s.size()));
+  // Count the replacements first: the result's size is known, and reserved, before it is built.
+  if (!frame.Charge(static_cast<int64_t>(s.size()))) return frame.exhausted_error;
+  int64_t matches = 0;
+  if (from.empty()) {
+    matches = CodePointCount(s) + 1;
+  } else {
+    for (size_t i = s.find(from); i != absl::string_view::npos && (limit < 0 || matches < limit);
+         i = s.find(from, i + from.size())) {
+      ++matches;
+    }
+  }
+  if (limit >= 0) matches = std::min(matches, limit);
+  const int64_t out_size =
+      SatAdd(static_cast<int64_t>(s.size()) - matches * static_cast<int64_t>(from.size()),
+             SatMul(matches, static_cast<int64_t>(to.size())));
+  if (!frame.Reserve(out_size, StringBytes(out_size))) return frame.exhausted_error;
   std::string out;
+  out.reserve(static_cast<size_t>(out_size));
   int64_t done = 0;
   if (from.empty()) {
     // An empty pattern matches before every code point and at the end.
@@ -174,7 +201,6 @@ Value Replace(Frame& frame, const Value* const* args, int arity) {
       DecodeAt(s, i);
       absl::StrAppend(&out, s.substr(start, i - start));
     }
-    frame.Charge(static_cast<int64_t>(out.size()));
     return Value::String(std::move(out));
   }
   size_t i = 0;
@@ -187,7 +213,6 @@ Value Replace(Frame& frame, const Value* const* args, int arity) {
     ++done;
   }
   absl::StrAppend(&out, s.substr(i));
-  frame.Charge(static_cast<int64_t>(out.size()));
   return Value::String(std::move(out));
 }
 Value Replace3(Frame& f, const Value* const* a) { return Replace(f, a, 3); }
@@ -200,9 +225,24 @@ Value Split(Frame& frame, const Value* const* args, int arity) {
   absl::string_view s = args[0]->string_value();
   absl::string_view sep = args[1]->string_value();
   int64_t limit = arity == 3 ? args[2]->int_value() : -1;
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<Value> parts;
+  if (!frame.Charge(static_cast<int64_t>(s.size()))) return frame.exhausted_error;
   if (limit == 0) return Value::List({});
+  // Count the parts first and reserve the list and its strings before building them.
+  int64_t count = 1;
+  if (sep.empty()) {
+    count = CodePointCount(s);
+  } else {
+    for (size_t i = s.find(sep); i != absl::string_view::npos && (limit < 0 || count < limit);
+         i = s.find(sep, i + sep.size())) {
+      ++count;
+    }
+  }
+  if (limit > 0) count = std::min(count, limit);
+  const int64_t bytes = SatAdd(SatAdd(ListBytes(count), SatMul(count, StringBytes(0))),
+                               static_cast<int64_t>(s.size()));
+  if (!frame.Reserve(count, bytes)) return frame.exhausted_error;
+  std::vector<Value> parts;
+  parts.reserve(static_cast<size_t>(count));
   if (sep.empty()) {
     size_t i = 0;
     while (i < s.size()) {
@@ -234,18 +274,23 @@ Value Substring(Frame& frame, const Value* const* args, int arity) {
     return NoMatchingOverload("substring", args, arity);
   }
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<size_t> off = CodePointOffsets(s);
-  int64_t n = static_cast<int64_t>(off.size()) - 1;
-  int64_t start = args[1]->int_value();
-  int64_t end = arity == 3 ? args[2]->int_value() : n;
-  if (start < 0 || start > n) return IndexOutOfRange(start);
-  if (end < 0 || end > n) return IndexOutOfRange(end);
-  if (end < start) {
-    return Value::Error(absl::StatusCode::kOutOfRange,
-                        absl::StrCat("invalid substring range. start: ", start, ", end: ", end));
+  if (!frame.Charge(static_cast<int64_t>(s.size()))) return frame.exhausted_error;
+  const int64_t start = args[1]->int_value();
+  const size_t begin = ByteOffsetOf(s, start);
+  if (begin == absl::string_view::npos) return IndexOutOfRange(start);
+  size_t end_byte = s.size();
+  if (arity == 3) {
+    const int64_t end = args[2]->int_value();
+    end_byte = ByteOffsetOf(s, end);
+    if (end_byte == absl::string_view::npos) return IndexOutOfRange(end);
+    if (end < start) {
+      return Value::Error(absl::StatusCode::kOutOfRange,
+                          absl::StrCat("invalid substring range. start: ", start, ", end: ", end));
+    }
   }
-  return Value::String(std::string(s.substr(off[start], off[end] - off[start])));
+  const int64_t size = static_cast<int64_t>(end_byte - begin);
+  if (!frame.Reserve(size, StringBytes(size))) return frame.exhausted_error;
+  return Value::String(std::string(s.substr(begin, end_byte - begin)));
 }
 Value Substring2(Frame& f, const Value* const* a) { return Substring(f, a, 2); }
 Value Substring3(Frame& f, const Value* const* a) { return Substring(f, a, 3); }
@@ -276,7 +321,7 @@ bool IsUnicodeSpace(uint32_t cp) {
 Value Trim(Frame& frame, const Value* const* args) {
   if (!IsString(args[0])) return NoMatchingOverload("trim", args, 1);
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
+  if (!ReserveString(frame, s, static_cast<int64_t>(s.size()))) return frame.exhausted_error;
   size_t begin = 0;
   while (begin < s.size()) {
     size_t next = begin;
@@ -299,19 +344,29 @@ Value Join(Frame& frame, const Value* const* args, int arity) {
     return NoMatchingOverload("join", args, arity);
   }
   absl::string_view sep = arity == 2 ? args[1]->string_value() : "";
-  std::string out;
-  bool first = true;
-  for (const Value& v : args[0]->elements()) {
+  const absl::Span<const Value> parts = args[0]->elements();
+  int64_t size = 0;
+  for (const Value& v : parts) {
     if (v.kind() != Kind::kString) {
       return Value::Error(
           absl::StatusCode::kInvalidArgument,
           absl::StrCat("join: list element is ", KindName(v.kind()), ", not string"));
     }
-    if (!first) absl::StrAppend(&out, sep);
-    first = false;
-    absl::StrAppend(&out, v.string_value());
+    size = SatAdd(size, static_cast<int64_t>(v.string_value().size()));
   }
-  frame.Charge(static_cast<int64_t>(out.size()));
+  if (!parts.empty()) {
+    size = SatAdd(size,
+                  SatMul(static_cast<int64_t>(parts.size() - 1), static_cast<int64_t>(sep.size())));
+  }
+  if (!frame.Reserve(SatAdd(size, static_cast<int64_t>(parts.size())), StringBytes(size))) {
+    return frame.exhausted_error;
+  }
+  std::string out;
+  out.reserve(static_cast<size_t>(size));
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) absl::StrAppend(&out, sep);
+    absl::StrAppend(&out, parts[i].string_value());
+  }
   return Value::String(std::move(out));
 }
 Value Join1(Frame& f, const Value* const* a) { return Join(f, a, 1); }
@@ -320,7 +375,10 @@ Value Join2(Frame& f, const Value* const* a) { return Join(f, a, 2); }
 Value Quote(Frame& frame, const Value* const* args) {
   if (!IsString(args[0])) return NoMatchingOverload("strings.quote", args, 1);
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
+  // At most four bytes ("\\xNN") for each byte of `s`, and the quotes.
+  if (!ReserveString(frame, s, SatAdd(SatMul(4, static_cast<int64_t>(s.size())), 2))) {
+    return frame.exhausted_error;
+  }
   std::string out = "\"";
   size_t i = 0;
   while (i < s.size()) {
@@ -370,12 +428,15 @@ Value Quote(Frame& frame, const Value* const* args) {
 Value Reverse(Frame& frame, const Value* const* args) {
   if (!IsString(args[0])) return NoMatchingOverload("reverse", args, 1);
   absl::string_view s = args[0]->string_value();
-  frame.Charge(static_cast<int64_t>(s.size()));
-  std::vector<size_t> off = CodePointOffsets(s);
+  if (!ReserveString(frame, s, static_cast<int64_t>(s.size()))) return frame.exhausted_error;
   std::string out;
   out.reserve(s.size());
-  for (size_t k = off.size() - 1; k > 0; --k) {
-    absl::StrAppend(&out, s.substr(off[k - 1], off[k] - off[k - 1]));
+  size_t end = s.size();
+  while (end > 0) {
+    size_t start = end - 1;
+    while (start > 0 && !IsLeadByte(s[start])) --start;
+    absl::StrAppend(&out, s.substr(start, end - start));
+    end = start;
   }
   return Value::String(std::move(out));
 }
@@ -394,68 +455,71 @@ const char* NonFinite(double d) {
   return nullptr;
 }
 
-// %s rendering; returns false (with `error` set) for values that cannot be rendered.
-bool AppendAsString(std::string& out, const Value& v, Value& error) {
+// Appends `piece` to `out` once the frame has reserved it; false (with `error` set) when a budget
+// refuses it.
+bool Emit(Frame& frame, std::string& out, absl::string_view piece, Value& error) {
+  const int64_t size = static_cast<int64_t>(piece.size());
+  if (!frame.Reserve(size, size)) {
+    error = frame.exhausted_error;
+    return false;
+  }
+  out.append(piece.data(), piece.size());
+  return true;
+}
+
+// %s rendering; returns false (with `error` set) for values that cannot be rendered and when the
+// rendering would exceed a budget (checked before each piece is appended).
+bool AppendAsString(Frame& frame, std::string& out, const Value& v, Value& error) {
   switch (v.kind()) {
     case Kind::kNull:
-      out += "null";
-      return true;
+      return Emit(frame, out, "null", error);
     case Kind::kBool:
-      out += v.bool_value() ? "true" : "false";
-      return true;
+      return Emit(frame, out, v.bool_value() ? "true" : "false", error);
     case Kind::kInt:
-      absl::StrAppend(&out, v.int_value());
-      return true;
+      return Emit(frame, out, absl::StrCat(v.int_value()), error);
     case Kind::kUint:
-      absl::StrAppend(&out, v.uint_value());
-      return true;
+      return Emit(frame, out, absl::StrCat(v.uint_value()), error);
     case Kind::kDouble:
-      if (const char* nf = NonFinite(v.double_value())) {
-        out += nf;
-      } else {
-        out += FormatCelDouble(v.double_value());
-      }
-      return true;
+      if (const char* nf = NonFinite(v.double_value())) return Emit(frame, out, nf, error);
+      return Emit(frame, out, FormatCelDouble(v.double_value()), error);
     case Kind::kString:
     case Kind::kBytes:
-      absl::StrAppend(&out, v.string_value());
-      return true;
+      return Emit(frame, out, v.string_value(), error);
     case Kind::kDuration:
-      out += FormatCelDuration(v.duration_value());
-      return true;
+      return Emit(frame, out, FormatCelDuration(v.duration_value()), error);
     case Kind::kTimestamp:
-      out += FormatCelTimestamp(v.timestamp_value());
-      return true;
+      return Emit(frame, out, FormatCelTimestamp(v.timestamp_value()), error);
     case Kind::kType:
-      absl::StrAppend(&out, v.type_name());
-      return true;
+      return Emit(frame, out, v.type_name(), error);
     case Kind::kList:
-      out += "[";
+      if (!Emit(frame, out, "[", error)) return false;
       for (size_t i = 0; i < v.size(); ++i) {
-        if (i > 0) out += ", ";
-        if (!AppendAsString(out, v.element(i), error)) return false;
+        if (i > 0 && !Emit(frame, out, ", ", error)) return false;
+        if (!AppendAsString(frame, out, v.element(i), error)) return false;
       }
-      out += "]";
-      return true;
+      return Emit(frame, out, "]", error);
     case Kind::kMap: {
-      // Keys sorted by their rendering, so the output does not depend on insertion order.
+      // Keys sorted by their rendering, so the output does not depend on insertion order. The
+      // renderings of the entries are reserved as they are made, and again as they are copied.
       std::vector<std::pair<std::string, std::string>> entries;
       for (size_t i = 0; i < v.size(); ++i) {
         std::string k, val;
-        if (!AppendAsString(k, v.map_key(i), error) ||
-            !AppendAsString(val, v.map_value(i), error)) {
+        if (!AppendAsString(frame, k, v.map_key(i), error) ||
+            !AppendAsString(frame, val, v.map_value(i), error)) {
           return false;
         }
         entries.emplace_back(std::move(k), std::move(val));
       }
       std::sort(entries.begin(), entries.end());
-      out += "{";
+      if (!Emit(frame, out, "{", error)) return false;
       for (size_t i = 0; i < entries.size(); ++i) {
-        if (i > 0) out += ", ";
-        absl::StrAppend(&out, entries[i].first, ": ", entries[i].second);
+        if (i > 0 && !Emit(frame, out, ", ", error)) return false;
+        if (!Emit(frame, out, entries[i].first, error) || !Emit(frame, out, ": ", error) ||
+            !Emit(frame, out, entries[i].second, error)) {
+          return false;
+        }
       }
-      out += "}";
-      return true;
+      return Emit(frame, out, "}", error);
     }
     case Kind::kError:
       error = v;
@@ -489,10 +553,11 @@ std::string SignedToBase(int64_t i, int base, bool upper) {
   return r;
 }
 
-bool FormatClause(std::string& out, char verb, int precision, const Value& arg, Value& error) {
+bool FormatClause(Frame& frame, std::string& out, char verb, int precision, const Value& arg,
+                  Value& error) {
   switch (verb) {
     case 's':
-      return AppendAsString(out, arg, error);
+      return AppendAsString(frame, out, arg, error);
     case 'd':
       if (arg.kind() == Kind::kInt) {
         absl::StrAppend(&out, arg.int_value());
@@ -528,11 +593,18 @@ bool FormatClause(std::string& out, char verb, int precision, const Value& arg, 
         out += nf;
         return true;
       }
-      char buf[512];
-      std::snprintf(buf, sizeof(buf), verb == 'f' ? "%.*f" : "%.*e", precision < 0 ? 6 : precision,
-                    d);
-      out += buf;
-      return true;
+      // Up to 999 digits of precision after the point, and 309 before it: sized by a first pass.
+      const char* pattern = verb == 'f' ? "%.*f" : "%.*e";
+      const int digits = precision < 0 ? 6 : precision;
+      const int size = std::snprintf(nullptr, 0, pattern, digits, d);
+      if (size < 0) {
+        error = FormatError("cannot format the number");
+        return false;
+      }
+      std::string text(static_cast<size_t>(size) + 1, '\0');
+      std::snprintf(text.data(), text.size(), pattern, digits, d);
+      text.resize(static_cast<size_t>(size));
+      return Emit(frame, out, text, error);
     }
     case 'b':
       if (arg.kind() == Kind::kInt) {
@@ -575,6 +647,11 @@ bool FormatClause(std::string& out, char verb, int precision, const Value& arg, 
       }
       if (arg.kind() == Kind::kString || arg.kind() == Kind::kBytes) {
         const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+        const int64_t size = SatMul(2, static_cast<int64_t>(arg.string_value().size()));
+        if (!frame.Reserve(size, size)) {
+          error = frame.exhausted_error;
+          return false;
+        }
         for (unsigned char c : arg.string_value()) {
           out.push_back(digits[c >> 4]);
           out.push_back(digits[c & 0xF]);
@@ -597,7 +674,9 @@ Value Format(Frame& frame, const Value* const* args) {
   }
   absl::string_view f = args[0]->string_value();
   const Value& list = *args[1];
-  frame.Charge(static_cast<int64_t>(f.size()));
+  if (!frame.Reserve(static_cast<int64_t>(f.size()), StringBytes(static_cast<int64_t>(f.size())))) {
+    return frame.exhausted_error;
+  }
   std::string out;
   size_t next_arg = 0;
   for (size_t i = 0; i < f.size(); ++i) {
@@ -642,11 +721,10 @@ Value Format(Frame& frame, const Value* const* args) {
                           absl::StrCat("index ", next_arg, " out of range"));
     }
     Value error;
-    if (!FormatClause(out, verb, precision, list.element(next_arg), error)) return error;
+    if (!FormatClause(frame, out, verb, precision, list.element(next_arg), error)) return error;
     ++next_arg;
     i = j;
   }
-  frame.Charge(static_cast<int64_t>(out.size()));
   return Value::String(std::move(out));
 }
 

@@ -46,15 +46,18 @@ bool ParseCelDuration(absl::string_view text, absl::Duration* out) {
     return true;
   }
   if (s.empty()) return false;
-  __int128 total = 0;  // nanoseconds
+  // Nanoseconds, saturated at kCap: far beyond CEL's duration range, and small enough that no
+  // step below overflows (a whole part below 2^68 times an hour's 2^42 nanoseconds, plus kCap).
+  __int128 total = 0;
   constexpr __int128 kCap = static_cast<__int128>(1) << 100;
+  constexpr __int128 kWholeCap = static_cast<__int128>(1) << 64;
   while (!s.empty()) {
     __int128 whole = 0;
     __int128 frac = 0;
     __int128 frac_scale = 1;
     size_t digits = 0;
     while (!s.empty() && s[0] >= '0' && s[0] <= '9') {
-      if (whole < kCap) whole = whole * 10 + (s[0] - '0');
+      if (whole < kWholeCap) whole = whole * 10 + (s[0] - '0');
       s.remove_prefix(1);
       ++digits;
     }

@@ -1,5 +1,6 @@
 #include "engine/cel/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -20,9 +21,20 @@ struct Value::StringRep : Heap {
   std::string value;
 };
 
+namespace {
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  return std::min(a + b, Value::kMaxDeepSize);  // both operands are at most kMaxDeepSize
+}
+
+}  // namespace
+
 struct Value::ListRep : Heap {
-  explicit ListRep(std::vector<Value> v) : elements(std::move(v)) {}
+  explicit ListRep(std::vector<Value> v) : elements(std::move(v)) {
+    for (const Value& e : elements) deep_size = SaturatingAdd(deep_size, e.deep_size());
+  }
   std::vector<Value> elements;
+  int64_t deep_size = 1;
 };
 
 struct Value::TypeRep : Heap {
@@ -90,6 +102,7 @@ bool IsNumeric(Value::Kind k) {
 
 struct Value::MapRep : Heap {
   std::vector<std::pair<Value, Value>> entries;
+  int64_t deep_size = 1;
   // Built only for maps with more than kIndexThreshold entries.
   absl::flat_hash_map<absl::string_view, uint32_t> string_index;
   absl::flat_hash_map<NumericKey, uint32_t> numeric_index;
@@ -134,6 +147,7 @@ struct Value::MapRep : Heap {
   // Appends an entry whose key is valid and absent, indexing the map once it grows past the
   // threshold.
   void Add(Value key, Value value) {
+    deep_size = SaturatingAdd(deep_size, SaturatingAdd(key.deep_size(), value.deep_size()));
     entries.emplace_back(std::move(key), std::move(value));
     if (indexed) {
       IndexEntry(entries.size() - 1);
@@ -214,6 +228,10 @@ Value Value::Map(std::vector<std::pair<Value, Value>> entries) {
     }
   }
   rep->entries = std::move(entries);
+  for (const auto& [key, value] : rep->entries) {
+    rep->deep_size =
+        SaturatingAdd(rep->deep_size, SaturatingAdd(key.deep_size(), value.deep_size()));
+  }
   const size_t n = rep->entries.size();
   if (n > kIndexThreshold) {
     rep->string_index.reserve(n);
@@ -298,6 +316,7 @@ Value Value::Append(Value list, Value element) {
   if (list.heap_.use_count() == 1) {
     // The only reference: nobody else can observe the mutation.
     auto& rep = const_cast<ListRep&>(static_cast<const ListRep&>(*list.heap_));
+    rep.deep_size = SaturatingAdd(rep.deep_size, element.deep_size());
     rep.elements.push_back(std::move(element));
     return list;
   }
@@ -337,6 +356,20 @@ size_t Value::size() const {
   if (kind_ == Kind::kList) return list_rep().elements.size();
   assert(kind_ == Kind::kMap);
   return map_rep().entries.size();
+}
+
+int64_t Value::deep_size() const {
+  switch (kind_) {
+    case Kind::kString:
+    case Kind::kBytes:
+      return 1 + static_cast<int64_t>(string_rep().value.size());
+    case Kind::kList:
+      return list_rep().deep_size;
+    case Kind::kMap:
+      return map_rep().deep_size;
+    default:
+      return 1;
+  }
 }
 
 const Value& Value::element(size_t i) const { return list_rep().elements[i]; }
@@ -469,75 +502,82 @@ void AppendQuoted(std::string& out, absl::string_view s, bool bytes) {
   out += "\"";
 }
 
-void AppendDebug(std::string& out, const Value& v) {
+// Renders `v` into `out`; returns false as soon as `out` has grown past `max_bytes` (strings are
+// checked before they are appended, so a huge one is never copied).
+bool AppendDebug(std::string& out, const Value& v, size_t max_bytes) {
   using Kind = Value::Kind;
+  if (out.size() > max_bytes) return false;
   switch (v.kind()) {
     case Kind::kNull:
       out += "null";
-      return;
+      return out.size() <= max_bytes;
     case Kind::kBool:
       out += v.bool_value() ? "true" : "false";
-      return;
+      return out.size() <= max_bytes;
     case Kind::kInt:
       absl::StrAppend(&out, v.int_value());
-      return;
+      return out.size() <= max_bytes;
     case Kind::kUint:
       absl::StrAppend(&out, v.uint_value(), "u");
-      return;
+      return out.size() <= max_bytes;
     case Kind::kDouble: {
       std::string d = runtime::FormatCelDouble(v.double_value());
       out += d;
       // Keep doubles recognisable: 1.0 renders as "1.0", not "1".
       if (d.find_first_of(".eIN") == std::string::npos) out += ".0";
-      return;
+      return out.size() <= max_bytes;
     }
     case Kind::kString:
-      AppendQuoted(out, v.string_value(), false);
-      return;
     case Kind::kBytes:
-      AppendQuoted(out, v.string_value(), true);
-      return;
+      if (out.size() + v.string_value().size() + 2 > max_bytes) return false;
+      AppendQuoted(out, v.string_value(), v.kind() == Kind::kBytes);
+      return out.size() <= max_bytes;
     case Kind::kDuration:
       absl::StrAppend(&out, "duration(\"", runtime::FormatCelDuration(v.duration_value()), "\")");
-      return;
+      return out.size() <= max_bytes;
     case Kind::kTimestamp:
       absl::StrAppend(&out, "timestamp(\"", runtime::FormatCelTimestamp(v.timestamp_value()),
                       "\")");
-      return;
+      return out.size() <= max_bytes;
     case Kind::kList:
       out += "[";
       for (size_t i = 0; i < v.size(); ++i) {
         if (i > 0) out += ", ";
-        AppendDebug(out, v.element(i));
+        if (!AppendDebug(out, v.element(i), max_bytes)) return false;
       }
       out += "]";
-      return;
+      return out.size() <= max_bytes;
     case Kind::kMap:
       out += "{";
       for (size_t i = 0; i < v.size(); ++i) {
         if (i > 0) out += ", ";
-        AppendDebug(out, v.map_key(i));
+        if (!AppendDebug(out, v.map_key(i), max_bytes)) return false;
         out += ": ";
-        AppendDebug(out, v.map_value(i));
+        if (!AppendDebug(out, v.map_value(i), max_bytes)) return false;
       }
       out += "}";
-      return;
+      return out.size() <= max_bytes;
     case Kind::kType:
       absl::StrAppend(&out, v.type_name());
-      return;
+      return out.size() <= max_bytes;
     case Kind::kError:
       absl::StrAppend(&out, "error(", absl::StatusCodeToString(v.error_code()), ": ",
                       v.error_message(), ")");
-      return;
+      return out.size() <= max_bytes;
   }
+  return false;
 }
 
 }  // namespace
 
 std::string Value::DebugString() const {
   std::string out;
-  AppendDebug(out, *this);
+  AppendDebug(out, *this, std::numeric_limits<size_t>::max());
   return out;
+}
+
+bool Value::AppendDebugString(std::string& out, size_t max_bytes) const {
+  return AppendDebug(out, *this, max_bytes);
 }
 
 }  // namespace varav::cel

@@ -160,6 +160,11 @@ class Value {
 
   // Lists and maps: number of elements or entries.
   size_t size() const;
+  // The values it holds (itself included) plus the bytes of its strings, counted as if nothing were
+  // shared: a list holding one list twice counts that list twice. What walking the value costs
+  // (comparing or rendering it), known without walking it. Saturates at kMaxDeepSize.
+  int64_t deep_size() const;
+  static constexpr int64_t kMaxDeepSize = int64_t{1} << 60;
   // List element `i` (0 <= i < size()).
   const Value& element(size_t i) const;
   // All list elements.
@@ -185,6 +190,9 @@ class Value {
 
   // A readable rendering for diagnostics and tests, e.g. `[1, "a", {true: 2u}]`.
   std::string DebugString() const;
+  // The same appended to `out`, stopping once `out` would grow past `max_bytes`: false then, with
+  // `out` holding a prefix of the rendering.
+  bool AppendDebugString(std::string& out, size_t max_bytes) const;
 
  private:
   struct Heap;  // the common base of the shared representations below

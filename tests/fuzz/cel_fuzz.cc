@@ -25,6 +25,8 @@ Limits FuzzLimits() {
   limits.max_source_bytes = 4096;
   limits.max_iterations = 10'000;
   limits.max_runtime_cost = 100'000;
+  limits.max_memory_bytes = 1 << 20;
+  limits.max_static_cost = 1'000'000;
   return limits;
 }
 
@@ -94,9 +96,14 @@ void Run(const Compiler& compiler, absl::string_view expr, const Activation& act
     (void)r.FormattedIssues();
     return;
   }
+  // Every evaluation goes through the interrupt's polling (a deadline that never passes) and
+  // renders its value within a bound, as EvaluateExpression does.
+  static const Interrupt kInterrupt{.deadline = absl::InfiniteFuture(),
+                                    .cancelled = [] { return false; }};
   EvalStats stats;
-  Value v = r.program->Evaluate(activation, &stats);
-  (void)v;
+  Value v = r.program->Evaluate(activation, &stats, &kInterrupt);
+  std::string rendered;
+  (void)v.AppendDebugString(rendered, 1 << 16);
 }
 
 }  // namespace

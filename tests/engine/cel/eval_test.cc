@@ -619,7 +619,7 @@ Value EvalAst(ExprPtr root, const Activation& activation) {
   options.type_check = false;
   absl::StatusOr<std::unique_ptr<const PlannedExpr>> plan = Plan(ast, nullptr, options);
   if (!plan.ok()) return Value::Error(absl::StatusCode::kInternal, "plan failed");
-  return (*plan)->Evaluate(activation, Limits{}, nullptr);
+  return (*plan)->Evaluate(activation, Limits{}, nullptr, nullptr);
 }
 
 // `range.all(i, v, i < v)` as the parser expands it.
