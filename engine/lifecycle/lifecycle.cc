@@ -288,7 +288,8 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
   v1::GateEvaluation* built =
       google::protobuf::Arena::CreateMessage<v1::GateEvaluation>(arena.get());
-  VARAV_RETURN_IF_ERROR(model::EvaluateGate(*work.pack, gate->id(), subject, built));
+  VARAV_RETURN_IF_ERROR(
+      model::EvaluateGate(*work.pack, gate->id(), subject, built, context.interrupt));
   const v1::GateEvaluation& evaluation = *built;
 
   Transition& t = work.transition;
@@ -1049,7 +1050,8 @@ v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
 absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
                                              const model::CompiledPack& pack,
                                              absl::string_view gate_id, absl::Time now,
-                                             const std::vector<v1::OutputRevision>& extra_outputs) {
+                                             const std::vector<v1::OutputRevision>& extra_outputs,
+                                             const cel::Interrupt* interrupt) {
   std::string gate(gate_id);
   if (gate.empty()) {
     const v1::Gate* current = GateForStage(pack, snapshot.service.stage());
@@ -1076,7 +1078,10 @@ absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
           absl::StrCat("outputs[", i, "].fields.", absl::StrJoin(problems, "; ")));
     }
   }
-  return model::EvaluateGate(pack, gate, SubjectOf(snapshot, now, extra_outputs));
+  v1::GateEvaluation evaluation;
+  VARAV_RETURN_IF_ERROR(model::EvaluateGate(pack, gate, SubjectOf(snapshot, now, extra_outputs),
+                                            &evaluation, interrupt));
+  return evaluation;
 }
 
 std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,

@@ -46,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/cel/cel.h"
 #include "engine/cel/value.h"
 #include "engine/model/pack.h"
 #include "google/protobuf/struct.pb.h"
@@ -170,6 +171,9 @@ struct Context {
   Actor actor;
   // The request id of the call, recorded on events.
   std::string request_id;
+  // Optional: stops the command's gate evaluation at the call's deadline or cancellation; the
+  // command then fails with DeadlineExceeded or Cancelled and changes nothing.
+  const cel::Interrupt* interrupt = nullptr;
 };
 
 // What a command changes; the shell commits all of it atomically.
@@ -215,12 +219,15 @@ v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
                              const std::vector<v1::OutputRevision>& extra_outputs = {});
 
 // Dry run: evaluates `gate_id` (the current gate when empty) without changing anything.
+// DeadlineExceeded or Cancelled when `interrupt` stops it.
 absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
                                              const model::CompiledPack& pack,
                                              absl::string_view gate_id, absl::Time now,
-                                             const std::vector<v1::OutputRevision>& extra_outputs);
+                                             const std::vector<v1::OutputRevision>& extra_outputs,
+                                             const cel::Interrupt* interrupt = nullptr);
 
-// Panels still to decide at the gate under review (required panels without a live decision).
+// Panels still to decide at the gate under review: required panels without a live (not
+// superseded) decision in the current review.
 std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
                                         const ServiceSnapshot& snapshot);
 

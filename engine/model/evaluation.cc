@@ -11,11 +11,20 @@
 namespace varav::model {
 namespace {
 
+// The call's failure when an interruption stopped rule `rule_id`.
+absl::Status Interrupted(const cel::Value& v, absl::string_view rule_id) {
+  return absl::Status(v.error_code(), absl::StrCat("gate evaluation stopped at rule ", rule_id,
+                                                   ": ", v.error_message()));
+}
+
 // The message of a failing rule in one language.
-std::string MessageText(const cel::Program* program, const std::string& fallback,
-                        const cel::Activation& activation) {
+absl::StatusOr<std::string> MessageText(const cel::Program* program, const std::string& fallback,
+                                        const cel::Activation& activation,
+                                        const cel::Interrupt* interrupt,
+                                        absl::string_view rule_id) {
   if (program == nullptr) return fallback;
-  cel::Value v = program->Evaluate(activation);
+  cel::Value v = program->Evaluate(activation, nullptr, interrupt);
+  if (cel::IsInterruption(v)) return Interrupted(v, rule_id);
   if (v.kind() == cel::Value::Kind::kString) return std::string(v.string_value());
   if (v.IsError()) return absl::StrCat("(message_expr failed: ", v.error_message(), ")");
   return v.DebugString();
@@ -23,9 +32,11 @@ std::string MessageText(const cel::Program* program, const std::string& fallback
 
 // Runs every rule of `gate` against `activation`; `revisions` names the revision of each output
 // the input holds.
-void Evaluate(const CompiledPack& pack, const v1::Gate* gate, const cel::Activation& activation,
-              const absl::flat_hash_map<absl::string_view, int64_t>& revisions,
-              const google::protobuf::Timestamp& now, v1::GateEvaluation& out) {
+absl::Status Evaluate(const CompiledPack& pack, const v1::Gate* gate,
+                      const cel::Activation& activation,
+                      const absl::flat_hash_map<absl::string_view, int64_t>& revisions,
+                      const google::protobuf::Timestamp& now, v1::GateEvaluation& out,
+                      const cel::Interrupt* interrupt) {
   out.Clear();
   out.set_pack_id(pack.id());
   out.set_pack_version(pack.version());
@@ -51,7 +62,8 @@ void Evaluate(const CompiledPack& pack, const v1::Gate* gate, const cel::Activat
       ref->set_revision(it == revisions.end() ? 0 : it->second);
     }
 
-    cel::Value v = cr->program->Evaluate(activation);
+    cel::Value v = cr->program->Evaluate(activation, nullptr, interrupt);
+    if (cel::IsInterruption(v)) return Interrupted(v, rule.id());
     if (v.kind() == cel::Value::Kind::kBool) {
       r->set_outcome(v.bool_value() ? v1::RULE_OUTCOME_PASS : v1::RULE_OUTCOME_FAIL);
     } else {
@@ -63,10 +75,12 @@ void Evaluate(const CompiledPack& pack, const v1::Gate* gate, const cel::Activat
     const bool passed = r->outcome() == v1::RULE_OUTCOME_PASS;
     if (!passed) {
       out.add_failing_rules(rule.id());
-      r->mutable_message()->set_et(
-          MessageText(cr->message_et.get(), rule.message().et(), activation));
-      r->mutable_message()->set_en(
-          MessageText(cr->message_en.get(), rule.message().en(), activation));
+      VARAV_ASSIGN_OR_RETURN(
+          *r->mutable_message()->mutable_et(),
+          MessageText(cr->message_et.get(), rule.message().et(), activation, interrupt, rule.id()));
+      VARAV_ASSIGN_OR_RETURN(
+          *r->mutable_message()->mutable_en(),
+          MessageText(cr->message_en.get(), rule.message().en(), activation, interrupt, rule.id()));
     }
     if (rule.severity() == v1::RULE_SEVERITY_MUST &&
         rule.enforcement() == v1::RULE_ENFORCEMENT_ENFORCE && !passed) {
@@ -80,6 +94,7 @@ void Evaluate(const CompiledPack& pack, const v1::Gate* gate, const cel::Activat
   }
   out.set_ready(ready);
   out.set_should_score(should_total > 0 ? should_passed / should_total : 1.0);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -95,7 +110,8 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
     revisions.emplace(o.output_id(), o.revision());
   }
   v1::GateEvaluation out;
-  Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions, input.now(), out);
+  VARAV_RETURN_IF_ERROR(Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions,
+                                 input.now(), out, nullptr));
   return out;
 }
 
@@ -107,7 +123,8 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
 }
 
 absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                          const GateSubject& subject, v1::GateEvaluation* out) {
+                          const GateSubject& subject, v1::GateEvaluation* out,
+                          const cel::Interrupt* interrupt) {
   const v1::Gate* gate = pack.FindGate(gate_id);
   if (gate == nullptr) {
     return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
@@ -116,8 +133,8 @@ absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
   for (const v1::OutputRevision* o : subject.outputs) {
     revisions.emplace(o->output_type(), o->revision());
   }
-  Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now, *out);
-  return absl::OkStatus();
+  return Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now, *out,
+                  interrupt);
 }
 
 }  // namespace varav::model

@@ -31,8 +31,11 @@ absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::
 // results for the equivalent GateInput, without copying the outputs' fields.
 absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                                                 const GateSubject& subject);
-// The same, written into `*out` (cleared first), which may live on a protobuf arena.
+// The same, written into `*out` (cleared first), which may live on a protobuf arena. `interrupt`,
+// when given, stops the evaluation at a deadline or cancellation: DeadlineExceeded or Cancelled
+// then, and `*out` is unspecified (an interrupted rule has no result to record).
 absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                          const GateSubject& subject, v1::GateEvaluation* out);
+                          const GateSubject& subject, v1::GateEvaluation* out,
+                          const cel::Interrupt* interrupt = nullptr);
 
 }  // namespace varav::model

@@ -174,6 +174,7 @@ struct Governance::MutationCall {
   // MigratePack: the key of the pack to re-pin to.
   std::string target_pack;
   absl::Time now;
+  const cel::Interrupt* interrupt = nullptr;
 };
 
 Governance::Governance(store::Store* store, const model::PackRegistry* registry,
@@ -335,6 +336,7 @@ absl::StatusOr<Response> Governance::Mutate(
         .now = call.now,
         .actor = {.principal = principal.id, .agency = principal.agency},
         .request_id = std::string(call.request_id),
+        .interrupt = call.interrupt,
     };
     VARAV_ASSIGN_OR_RETURN(lifecycle::Transition transition,
                            lifecycle::ApplyInPlace(snapshot, call.command, context));
@@ -392,7 +394,8 @@ absl::StatusOr<Response> Governance::Mutate(
 // --- Mutations ---
 
 absl::StatusOr<v1::RegisterServiceResponse> Governance::RegisterService(
-    const v1::RegisterServiceRequest& request, const Principal& principal) const {
+    const v1::RegisterServiceRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(Required("name", request.name()));
@@ -428,13 +431,15 @@ absl::StatusOr<v1::RegisterServiceResponse> Governance::RegisterService(
                                             .stage = request.stage()},
       .pack = std::move(pack),
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::RegisterServiceResponse>(
       call, principal, [](const lifecycle::Transition&, v1::RegisterServiceResponse&) {});
 }
 
 absl::StatusOr<v1::SubmitOutputResponse> Governance::SubmitOutput(
-    const v1::SubmitOutputRequest& request, const Principal& principal) const {
+    const v1::SubmitOutputRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("output_type", request.output_type(), true));
@@ -455,6 +460,7 @@ absl::StatusOr<v1::SubmitOutputResponse> Governance::SubmitOutput(
                                          .document = request.document(),
                                          .borrowed_fields = &request.fields()},
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::SubmitOutputResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::SubmitOutputResponse& r) {
@@ -464,7 +470,8 @@ absl::StatusOr<v1::SubmitOutputResponse> Governance::SubmitOutput(
 }
 
 absl::StatusOr<v1::RecordAssessmentResponse> Governance::RecordAssessment(
-    const v1::RecordAssessmentRequest& request, const Principal& principal) const {
+    const v1::RecordAssessmentRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("principle", request.principle(), true));
@@ -499,6 +506,7 @@ absl::StatusOr<v1::RecordAssessmentResponse> Governance::RecordAssessment(
                                              .answers = {request.answers().begin(),
                                                          request.answers().end()}},
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::RecordAssessmentResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::RecordAssessmentResponse& r) {
@@ -508,7 +516,8 @@ absl::StatusOr<v1::RecordAssessmentResponse> Governance::RecordAssessment(
 }
 
 absl::StatusOr<v1::AdvanceStageResponse> Governance::AdvanceStage(
-    const v1::AdvanceStageRequest& request, const Principal& principal) const {
+    const v1::AdvanceStageRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("to_stage", request.to_stage(), false));
@@ -522,6 +531,7 @@ absl::StatusOr<v1::AdvanceStageResponse> Governance::AdvanceStage(
           [&](const v1::Service& s) { return MayEdit(principal, s.agency(), "change services"); },
       .command = lifecycle::AdvanceStage{.to_stage = request.to_stage()},
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::AdvanceStageResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::AdvanceStageResponse& r) {
@@ -530,7 +540,8 @@ absl::StatusOr<v1::AdvanceStageResponse> Governance::AdvanceStage(
 }
 
 absl::StatusOr<v1::RequestGateReviewResponse> Governance::RequestGateReview(
-    const v1::RequestGateReviewRequest& request, const Principal& principal) const {
+    const v1::RequestGateReviewRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   MutationCall call{
@@ -545,6 +556,7 @@ absl::StatusOr<v1::RequestGateReviewResponse> Governance::RequestGateReview(
           },
       .command = lifecycle::RequestGateReview{},
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::RequestGateReviewResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::RequestGateReviewResponse& r) {
@@ -553,7 +565,8 @@ absl::StatusOr<v1::RequestGateReviewResponse> Governance::RequestGateReview(
 }
 
 absl::StatusOr<v1::RecordDecisionResponse> Governance::RecordDecision(
-    const v1::RecordDecisionRequest& request, const Principal& principal) const {
+    const v1::RecordDecisionRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), true));
@@ -624,6 +637,7 @@ absl::StatusOr<v1::RecordDecisionResponse> Governance::RecordDecision(
                                            .rationale = request.rationale(),
                                            .conditions = std::move(conditions)},
       .now = now,
+      .interrupt = interrupt,
   };
   return Mutate<v1::RecordDecisionResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::RecordDecisionResponse& r) {
@@ -634,7 +648,8 @@ absl::StatusOr<v1::RecordDecisionResponse> Governance::RecordDecision(
 }
 
 absl::StatusOr<v1::ResumeFromHoldResponse> Governance::ResumeFromHold(
-    const v1::ResumeFromHoldRequest& request, const Principal& principal) const {
+    const v1::ResumeFromHoldRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(Required("reason", request.reason()));
@@ -671,13 +686,15 @@ absl::StatusOr<v1::ResumeFromHoldResponse> Governance::ResumeFromHold(
       },
       .command = lifecycle::ResumeFromHold{.reason = request.reason()},
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::ResumeFromHoldResponse>(
       call, principal, [](const lifecycle::Transition&, v1::ResumeFromHoldResponse&) {});
 }
 
 absl::StatusOr<v1::MigratePackResponse> Governance::MigratePack(
-    const v1::MigratePackRequest& request, const Principal& principal) const {
+    const v1::MigratePackRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(
       ValidateMutation(request.request_id(), request.etag(), request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("target_pack", request.target_pack(), true));
@@ -695,6 +712,7 @@ absl::StatusOr<v1::MigratePackResponse> Governance::MigratePack(
       .command = lifecycle::MigratePack{},
       .target_pack = request.target_pack(),
       .now = Now(),
+      .interrupt = interrupt,
   };
   return Mutate<v1::MigratePackResponse>(
       call, principal, [](const lifecycle::Transition& t, v1::MigratePackResponse& r) {

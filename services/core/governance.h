@@ -33,6 +33,10 @@
 // kMaxListScan candidates per call, so a call costs O(page + scan bound) and a page may hold
 // fewer services than page_size while next_page_token is set.
 //
+// Deadlines: the methods that evaluate CEL (every mutation re-evaluates the gate; CheckGate,
+// GetGateStatus's dry runs, EvaluateExpression) take the call's `interrupt`. When it stops an
+// evaluation the call fails with DEADLINE_EXCEEDED or CANCELLED and writes nothing.
+//
 // Thread safety: thread-safe. The store and the registry must outlive the Governance; the clock
 // must be callable concurrently.
 #pragma once
@@ -81,21 +85,29 @@ class Governance {
 
   // --- LifecycleService: mutations ---
   absl::StatusOr<v1::RegisterServiceResponse> RegisterService(
-      const v1::RegisterServiceRequest& request, const Principal& principal) const;
-  absl::StatusOr<v1::SubmitOutputResponse> SubmitOutput(const v1::SubmitOutputRequest& request,
-                                                        const Principal& principal) const;
+      const v1::RegisterServiceRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
+  absl::StatusOr<v1::SubmitOutputResponse> SubmitOutput(
+      const v1::SubmitOutputRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   absl::StatusOr<v1::RecordAssessmentResponse> RecordAssessment(
-      const v1::RecordAssessmentRequest& request, const Principal& principal) const;
-  absl::StatusOr<v1::AdvanceStageResponse> AdvanceStage(const v1::AdvanceStageRequest& request,
-                                                        const Principal& principal) const;
+      const v1::RecordAssessmentRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
+  absl::StatusOr<v1::AdvanceStageResponse> AdvanceStage(
+      const v1::AdvanceStageRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   absl::StatusOr<v1::RequestGateReviewResponse> RequestGateReview(
-      const v1::RequestGateReviewRequest& request, const Principal& principal) const;
+      const v1::RequestGateReviewRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   absl::StatusOr<v1::RecordDecisionResponse> RecordDecision(
-      const v1::RecordDecisionRequest& request, const Principal& principal) const;
+      const v1::RecordDecisionRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   absl::StatusOr<v1::ResumeFromHoldResponse> ResumeFromHold(
-      const v1::ResumeFromHoldRequest& request, const Principal& principal) const;
-  absl::StatusOr<v1::MigratePackResponse> MigratePack(const v1::MigratePackRequest& request,
-                                                      const Principal& principal) const;
+      const v1::ResumeFromHoldRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
+  absl::StatusOr<v1::MigratePackResponse> MigratePack(
+      const v1::MigratePackRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
 
   // --- LifecycleService: queries (any role) ---
   absl::StatusOr<v1::GetServiceResponse> GetService(const v1::GetServiceRequest& request,
@@ -107,14 +119,17 @@ class Governance {
   absl::StatusOr<v1::ListOutputsResponse> ListOutputs(const v1::ListOutputsRequest& request,
                                                       const Principal& principal) const;
   absl::StatusOr<v1::CheckGateResponse> CheckGate(const v1::CheckGateRequest& request,
-                                                  const Principal& principal) const;
-  absl::StatusOr<v1::GetGateStatusResponse> GetGateStatus(const v1::GetGateStatusRequest& request,
-                                                          const Principal& principal) const;
+                                                  const Principal& principal,
+                                                  const cel::Interrupt* interrupt = nullptr) const;
+  absl::StatusOr<v1::GetGateStatusResponse> GetGateStatus(
+      const v1::GetGateStatusRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   // GetGateStatus's answer as a serialized GetGateStatusResponse, shared and immutable: the server
   // sends these bytes as they are, so an answer served from the cache is neither copied nor
   // serialized again (and the cache keeps only the wire form).
   absl::StatusOr<std::shared_ptr<const std::string>> GetGateStatusBytes(
-      const v1::GetGateStatusRequest& request, const Principal& principal) const;
+      const v1::GetGateStatusRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
   absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request,
                                                     const Principal& principal) const;
   absl::StatusOr<v1::VerifyAuditTrailResponse> VerifyAuditTrail(
@@ -132,7 +147,8 @@ class Governance {
   absl::StatusOr<v1::ValidateRulePackResponse> ValidateRulePack(
       const v1::ValidateRulePackRequest& request, const Principal& principal) const;
   absl::StatusOr<v1::EvaluateExpressionResponse> EvaluateExpression(
-      const v1::EvaluateExpressionRequest& request, const Principal& principal) const;
+      const v1::EvaluateExpressionRequest& request, const Principal& principal,
+      const cel::Interrupt* interrupt = nullptr) const;
 
   // The command path's snapshot cache and the gate status cache, for tests and benchmarks that
   // look at their counters.

@@ -198,7 +198,8 @@ absl::StatusOr<v1::ListOutputsResponse> Governance::ListOutputs(
 }
 
 absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateRequest& request,
-                                                            const Principal& principal) const {
+                                                            const Principal& principal,
+                                                            const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
   if (request.hypothetical_outputs_size() > 100) {
@@ -246,8 +247,9 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
   }
   VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(std::move(service)));
   v1::CheckGateResponse response;
-  VARAV_ASSIGN_OR_RETURN(*response.mutable_evaluation(),
-                         lifecycle::CheckGate(snapshot, *pack, request.gate(), now, extras));
+  VARAV_ASSIGN_OR_RETURN(
+      *response.mutable_evaluation(),
+      lifecycle::CheckGate(snapshot, *pack, request.gate(), now, extras, interrupt));
   for (v1::OutputType& t :
        MissingOutputs(*pack, response.evaluation().gate_id(), snapshot.service, extra_types)) {
     *response.add_missing_outputs() = std::move(t);
@@ -256,9 +258,10 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
 }
 
 absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
-    const v1::GetGateStatusRequest& request, const Principal& principal) const {
+    const v1::GetGateStatusRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes,
-                         GetGateStatusBytes(request, principal));
+                         GetGateStatusBytes(request, principal, interrupt));
   v1::GetGateStatusResponse response;
   if (!response.ParseFromString(*bytes)) {
     return absl::InternalError("the gate status answer does not parse");
@@ -267,7 +270,8 @@ absl::StatusOr<v1::GetGateStatusResponse> Governance::GetGateStatus(
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> Governance::GetGateStatusBytes(
-    const v1::GetGateStatusRequest& request, const Principal& principal) const {
+    const v1::GetGateStatusRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(ValidateId("gate", request.gate(), false));
   VARAV_RETURN_IF_ERROR(MayRead(principal));
@@ -314,7 +318,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Governance::GetGateStatusByte
   } else {
     VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(service));
     VARAV_ASSIGN_OR_RETURN(*response.mutable_evaluation(),
-                           lifecycle::CheckGate(snapshot, *pack, gate->id(), Now(), {}));
+                           lifecycle::CheckGate(snapshot, *pack, gate->id(), Now(), {}, interrupt));
     response.set_dry_run(true);
   }
   response.set_should_score(response.evaluation().should_score());

@@ -10,9 +10,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "engine/cel/cel.h"
+#include "engine/common/json.h"
 #include "engine/common/status_macros.h"
 #include "engine/model/activation.h"
 #include "engine/model/loader.h"
@@ -30,6 +30,8 @@ using internal::ValidateServiceId;
 namespace {
 
 constexpr int kMaxPackFiles = 200;
+// Largest rendering of an EvaluateExpression value (each of its text and JSON forms).
+constexpr size_t kMaxRenderedValueBytes = 1 << 20;
 constexpr size_t kMaxPackBytes = 4 << 20;
 
 absl::Status MayRead(const Principal& principal) {
@@ -55,31 +57,7 @@ v1::RulePackSummary Summarize(const model::CompiledPack& pack) {
 
 void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", c);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
+  AppendJsonEscaped(*out, s);
   out->push_back('"');
 }
 
@@ -91,22 +69,24 @@ std::string ShortestDouble(double d) {
 
 // The JSON form of a CEL value, following the proto3 JSON mapping where CEL has one: timestamps
 // as RFC 3339 strings, durations as "<seconds>s", bytes as base64, non-finite doubles as the
-// strings "NaN", "Infinity" and "-Infinity", map keys as strings.
-void AppendJson(const cel::Value& v, std::string* out) {
+// strings "NaN", "Infinity" and "-Infinity", map keys as strings. False as soon as `out` has grown
+// past `max_bytes` (a string is checked before it is copied).
+bool AppendJson(const cel::Value& v, std::string* out, size_t max_bytes) {
   using Kind = cel::Value::Kind;
+  if (out->size() > max_bytes) return false;
   switch (v.kind()) {
     case Kind::kNull:
       out->append("null");
-      return;
+      break;
     case Kind::kBool:
       out->append(v.bool_value() ? "true" : "false");
-      return;
+      break;
     case Kind::kInt:
       absl::StrAppend(out, v.int_value());
-      return;
+      break;
     case Kind::kUint:
       absl::StrAppend(out, v.uint_value());
-      return;
+      break;
     case Kind::kDouble: {
       const double d = v.double_value();
       if (std::isnan(d)) {
@@ -116,55 +96,62 @@ void AppendJson(const cel::Value& v, std::string* out) {
       } else {
         out->append(ShortestDouble(d));
       }
-      return;
+      break;
     }
     case Kind::kString:
+      if (out->size() + v.string_value().size() + 2 > max_bytes) return false;
       AppendJsonString(v.string_value(), out);
-      return;
+      break;
     case Kind::kBytes:
+      if (out->size() + v.string_value().size() / 3 * 4 + 6 > max_bytes) return false;
       AppendJsonString(absl::Base64Escape(v.string_value()), out);
-      return;
+      break;
     case Kind::kDuration:
       AppendJsonString(
           absl::StrCat(ShortestDouble(absl::FDivDuration(v.duration_value(), absl::Seconds(1))),
                        "s"),
           out);
-      return;
+      break;
     case Kind::kTimestamp:
       AppendJsonString(
           absl::FormatTime(absl::RFC3339_full, v.timestamp_value(), absl::UTCTimeZone()), out);
-      return;
+      break;
     case Kind::kList: {
       out->push_back('[');
       for (size_t i = 0; i < v.size(); ++i) {
         if (i > 0) out->push_back(',');
-        AppendJson(v.element(i), out);
+        if (!AppendJson(v.element(i), out, max_bytes)) return false;
       }
       out->push_back(']');
-      return;
+      break;
     }
     case Kind::kMap: {
       out->push_back('{');
       for (size_t i = 0; i < v.size(); ++i) {
         if (i > 0) out->push_back(',');
         const cel::Value& key = v.map_key(i);
-        AppendJsonString(
-            key.kind() == Kind::kString ? std::string(key.string_value()) : key.DebugString(), out);
+        if (key.kind() == Kind::kString) {
+          if (out->size() + key.string_value().size() + 2 > max_bytes) return false;
+          AppendJsonString(key.string_value(), out);
+        } else {
+          AppendJsonString(key.DebugString(), out);
+        }
         out->push_back(':');
-        AppendJson(v.map_value(i), out);
+        if (!AppendJson(v.map_value(i), out, max_bytes)) return false;
       }
       out->push_back('}');
-      return;
+      break;
     }
     case Kind::kType:
       AppendJsonString(v.type_name(), out);
-      return;
+      break;
     case Kind::kError:
       out->append("{\"error\":");
       AppendJsonString(v.error_message(), out);
       out->push_back('}');
-      return;
+      break;
   }
+  return out->size() <= max_bytes;
 }
 
 }  // namespace
@@ -247,7 +234,8 @@ absl::StatusOr<v1::ValidateRulePackResponse> Governance::ValidateRulePack(
 }
 
 absl::StatusOr<v1::EvaluateExpressionResponse> Governance::EvaluateExpression(
-    const v1::EvaluateExpressionRequest& request, const Principal& principal) const {
+    const v1::EvaluateExpressionRequest& request, const Principal& principal,
+    const cel::Interrupt* interrupt) const {
   VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", request.service_id()));
   VARAV_RETURN_IF_ERROR(Required("expression", request.expression()));
   VARAV_RETURN_IF_ERROR(
@@ -283,15 +271,24 @@ absl::StatusOr<v1::EvaluateExpressionResponse> Governance::EvaluateExpression(
   VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(std::move(service)));
   const cel::Activation activation =
       model::BuildActivation(*pack, *gate, lifecycle::BuildGateInput(snapshot, Now()));
-  const cel::Value value = compiled.program->Evaluate(activation);
+  const cel::Value value = compiled.program->Evaluate(activation, nullptr, interrupt);
+  if (cel::IsInterruption(value)) return absl::Status(value.error_code(), value.error_message());
   response.set_type(compiled.program->result_type().DebugString());
   if (value.IsError()) {
     response.set_error(std::string(value.error_message()));
     return response;
   }
-  response.set_value_text(value.DebugString());
+  // The value is rendered twice (text and JSON) within a bound: a small expression can build a
+  // value whose rendering is far larger than any response may be.
+  std::string text;
   std::string json;
-  AppendJson(value, &json);
+  if (!value.AppendDebugString(text, kMaxRenderedValueBytes) ||
+      !AppendJson(value, &json, kMaxRenderedValueBytes)) {
+    response.set_error(absl::StrCat("the value renders to more than ", kMaxRenderedValueBytes,
+                                    " bytes, more than a response carries; select a part of it"));
+    return response;
+  }
+  response.set_value_text(std::move(text));
   response.set_value_json(std::move(json));
   return response;
 }

@@ -5,12 +5,13 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
+#include "services/core/wire.h"
 
 namespace varav::events {
 
@@ -22,17 +23,20 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 // Parses the request of a method served raw (bytes in) into `out`. An all-default request may
-// arrive as no bytes at all: it is the empty message. INVALID_ARGUMENT naming `request` when the
-// bytes are not a `Message`.
+// arrive as no bytes at all: it is the empty message. INVALID_ARGUMENT naming the field at fault
+// when the bytes are not a `Message` (see core::ParseRequest).
 template <typename Message>
 absl::Status ParseRawRequest(const grpc::ByteBuffer& raw, Message& out) {
-  if (!raw.Valid() || raw.Length() == 0) return absl::OkStatus();
-  grpc::ByteBuffer buffer(raw);  // shares the slices; parsing consumes the copy
-  if (!grpc::SerializationTraits<Message>::Deserialize(&buffer, &out).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request: not a serialized ", Message::descriptor()->full_name()));
+  std::string bytes;
+  if (raw.Valid()) {
+    std::vector<grpc::Slice> slices;
+    if (!raw.Dump(&slices).ok()) return absl::InvalidArgumentError("request: unreadable");
+    bytes.reserve(raw.Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
   }
-  return absl::OkStatus();
+  return core::ParseRequest(bytes, out);
 }
 
 }  // namespace varav::events

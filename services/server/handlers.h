@@ -1,26 +1,22 @@
-// The gRPC handlers of varavd: thin adapters from the generated callback services of
-// varav.v1.LifecycleService and varav.v1.RulesService to the application layer
-// (services/core/governance.h).
+// The gRPC handlers of varavd: every method of varav.v1.LifecycleService and
+// varav.v1.RulesService, served raw (bytes in, bytes out) through one table of methods and one
+// dispatcher, over the application layer (services/core/governance.h).
 //
 // Every unary call goes through CallDispatcher::Handle, which in order:
-//   1. refuses with RESOURCE_EXHAUSTED when --max_inflight calls are already being handled;
-//   2. queues the call on the worker pool (handlers must not block gRPC's threads), except short
-//      reads (GetService, ListServices, GetOutput, ListOutputs, CheckGate, GetGateStatus,
-//      ListEvents, ListRulePacks, GetRulePack), which never wait on storage and run inline on
-//      gRPC's thread: handing them to a worker would cost more than they do;
-//   3. answers DEADLINE_EXCEEDED / CANCELLED without doing any work when the deadline has passed or
+//   1. parses the request itself (core::ParseRequest), so a request that does not parse is
+//      INVALID_ARGUMENT naming the field at fault (invalid UTF-8 in a string, say);
+//   2. refuses with RESOURCE_EXHAUSTED when --max_inflight calls are already being handled;
+//   3. queues the call on the worker pool (handlers must not block gRPC's threads), except short
+//      reads, which never wait on storage and run inline on gRPC's thread;
+//   4. answers DEADLINE_EXCEEDED / CANCELLED without doing any work when the deadline has passed or
 //      the client went away while the call was queued;
-//   4. answers UNAVAILABLE until the server is ready (store open, packs loaded) and once it drains;
-//   5. authenticates the caller (auth.h): UNAUTHENTICATED on failure;
-//   6. calls the Governance method, converting its absl::Status to grpc::Status once (same code,
-//      same message);
-//   7. writes one JSON log line: request_id (the request's field, else `x-request-id` metadata),
+//   5. answers UNAVAILABLE until the server is ready (store open, packs loaded) and once it drains;
+//   6. authenticates the caller (auth.h): UNAUTHENTICATED on failure;
+//   7. calls the Governance method with the call's deadline and cancellation (which stop a CEL
+//      evaluation, see cel::Interrupt), converting its absl::Status to grpc::Status once;
+//   8. sends the response's bytes as they are (GetGateStatus's are kept serialized per etag);
+//   9. writes one JSON log line: request_id (the request's field, else `x-request-id` metadata),
 //      method, principal, code, latency_ms.
-//
-// GetGateStatus is registered as a raw method: its answer (kept per etag by Governance, and about
-// 5 KB) is sent as the bytes Governance serialized once, instead of being copied into the call's
-// response message and serialized again on every call. The request is parsed here; a request that
-// does not parse is INVALID_ARGUMENT.
 //
 // WatchEvents (a server stream) bypasses the dispatcher: it authenticates the caller and hands the
 // call to the event hub's stream reactor (services/events/watch_reactor.h); streams hold no
@@ -33,15 +29,19 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/cel/cel.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/core/governance.h"
 #include "services/events/event_hub.h"
-#include "services/events/grpc_glue.h"
 #include "services/server/auth.h"
 #include "services/server/worker_pool.h"
 #include "varav/v1/lifecycle_service.grpc.pb.h"
@@ -51,6 +51,29 @@ namespace varav::server {
 
 // "OK", "INVALID_ARGUMENT", ... for a gRPC status code.
 absl::string_view StatusCodeName(grpc::StatusCode code);
+
+// Where a method runs: on a worker (calls that may wait: mutations wait for their group write, and
+// calls that evaluate CEL at length) or inline on gRPC's callback thread (short reads, which never
+// wait on storage and would pay more for the hand-off than for their own work).
+enum class Where { kWorker, kInline };
+
+// One unary method of the API, whatever transport it arrives on.
+struct UnaryMethod {
+  // "varav.v1.LifecycleService/SubmitOutput".
+  std::string name;
+  const google::protobuf::MethodDescriptor* descriptor = nullptr;
+  Where where = Where::kWorker;
+  // An empty request of the method's input type.
+  const google::protobuf::Message* request_prototype = nullptr;
+  // Runs the method on a parsed request: the serialized response, or the call's status.
+  std::function<absl::StatusOr<std::shared_ptr<const std::string>>(
+      const core::Governance&, const core::Principal&, const google::protobuf::Message& request,
+      const cel::Interrupt& interrupt)>
+      run;
+};
+
+// Every unary method of LifecycleService and RulesService; nullptr for an unknown name.
+const UnaryMethod* FindUnaryMethod(absl::string_view name);
 
 struct DispatcherOptions {
   // Default 1024: calls handled at once; more are RESOURCE_EXHAUSTED.
@@ -72,18 +95,17 @@ class CallDispatcher {
     governance_.store(governance, std::memory_order_release);
   }
 
-  // Runs `work` for the call `context` on a worker (see the file comment) and finishes the call's
-  // default reactor with its status. `work` fills the response on success.
-  using Work = std::function<absl::Status(const core::Governance&, const core::Principal&)>;
-  // Where `work` runs: on a worker (calls that may wait: mutations wait for their group write) or
-  // inline on gRPC's callback thread (short reads, which never wait on storage).
-  enum class Where { kWorker, kInline };
-  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, absl::string_view method,
-                                   std::string request_id, Where where, Work work);
+  // Serves one call of `method` whose serialized request is `request`, finishing the call's
+  // default reactor with the method's response (written to `response`) or status.
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context, const UnaryMethod& method,
+                                   const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
 
   // From now on new calls are refused with UNAVAILABLE (clients retry elsewhere or later);
   // calls already admitted run to completion.
   void StartDraining() { draining_.store(true); }
+  // Stops the calls still running: their CEL evaluations end as cancelled (for when the drain's
+  // grace period is over).
+  void CancelRunning() { cancel_running_.store(true); }
 
   // Finishes queued calls and joins the workers. Call after grpc::Server::Shutdown returned.
   void Stop() { pool_.Stop(); }
@@ -98,11 +120,9 @@ class CallDispatcher {
   int64_t received() const { return received_.load(); }
 
  private:
-  void Run(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-           absl::string_view method, std::string request_id, absl::Time start, const Work& work);
-  void Finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-              absl::string_view method, absl::string_view request_id, absl::string_view principal,
-              absl::Time start, const grpc::Status& status);
+  struct Call;
+  void Run(Call& call);
+  void Finish(Call& call, absl::string_view principal, const grpc::Status& status);
 
   const Authenticator* const auth_;
   const DispatcherOptions options_;
@@ -110,78 +130,16 @@ class CallDispatcher {
   std::atomic<int64_t> inflight_{0};
   std::atomic<int64_t> received_{0};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> cancel_running_{false};
   WorkerPool pool_;
 };
 
-// The request's `request_id` field when the message has one, else "".
-template <typename Request>
-std::string RequestIdOf(const Request& request) {
-  if constexpr (requires { request.request_id(); }) {
-    return std::string(request.request_id());
-  } else {
-    return std::string();
-  }
-}
-
-class LifecycleHandler final : public v1::LifecycleService::WithRawCallbackMethod_GetGateStatus<
-                                   v1::LifecycleService::WithRawCallbackMethod_WatchEvents<
-                                       v1::LifecycleService::CallbackService>> {
+// LifecycleService with every method served raw through the dispatcher (WatchEvents through the
+// event hub).
+class LifecycleHandler final : public v1::LifecycleService::Service {
  public:
   // `dispatcher` is not owned and must outlive the handler.
-  explicit LifecycleHandler(CallDispatcher* dispatcher) : dispatcher_(dispatcher) {}
-
-  grpc::ServerUnaryReactor* RegisterService(grpc::CallbackServerContext* context,
-                                            const v1::RegisterServiceRequest* request,
-                                            v1::RegisterServiceResponse* response) override;
-  grpc::ServerUnaryReactor* GetService(grpc::CallbackServerContext* context,
-                                       const v1::GetServiceRequest* request,
-                                       v1::GetServiceResponse* response) override;
-  grpc::ServerUnaryReactor* ListServices(grpc::CallbackServerContext* context,
-                                         const v1::ListServicesRequest* request,
-                                         v1::ListServicesResponse* response) override;
-  grpc::ServerUnaryReactor* SubmitOutput(grpc::CallbackServerContext* context,
-                                         const v1::SubmitOutputRequest* request,
-                                         v1::SubmitOutputResponse* response) override;
-  grpc::ServerUnaryReactor* GetOutput(grpc::CallbackServerContext* context,
-                                      const v1::GetOutputRequest* request,
-                                      v1::GetOutputResponse* response) override;
-  grpc::ServerUnaryReactor* ListOutputs(grpc::CallbackServerContext* context,
-                                        const v1::ListOutputsRequest* request,
-                                        v1::ListOutputsResponse* response) override;
-  grpc::ServerUnaryReactor* RecordAssessment(grpc::CallbackServerContext* context,
-                                             const v1::RecordAssessmentRequest* request,
-                                             v1::RecordAssessmentResponse* response) override;
-  grpc::ServerUnaryReactor* AdvanceStage(grpc::CallbackServerContext* context,
-                                         const v1::AdvanceStageRequest* request,
-                                         v1::AdvanceStageResponse* response) override;
-  grpc::ServerUnaryReactor* CheckGate(grpc::CallbackServerContext* context,
-                                      const v1::CheckGateRequest* request,
-                                      v1::CheckGateResponse* response) override;
-  grpc::ServerUnaryReactor* RequestGateReview(grpc::CallbackServerContext* context,
-                                              const v1::RequestGateReviewRequest* request,
-                                              v1::RequestGateReviewResponse* response) override;
-  // Raw: a serialized varav.v1.GetGateStatusRequest in, GetGateStatusResponse out.
-  grpc::ServerUnaryReactor* GetGateStatus(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* request,
-                                          grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* RecordDecision(grpc::CallbackServerContext* context,
-                                           const v1::RecordDecisionRequest* request,
-                                           v1::RecordDecisionResponse* response) override;
-  grpc::ServerUnaryReactor* ResumeFromHold(grpc::CallbackServerContext* context,
-                                           const v1::ResumeFromHoldRequest* request,
-                                           v1::ResumeFromHoldResponse* response) override;
-  grpc::ServerUnaryReactor* MigratePack(grpc::CallbackServerContext* context,
-                                        const v1::MigratePackRequest* request,
-                                        v1::MigratePackResponse* response) override;
-  grpc::ServerUnaryReactor* ListEvents(grpc::CallbackServerContext* context,
-                                       const v1::ListEventsRequest* request,
-                                       v1::ListEventsResponse* response) override;
-  grpc::ServerUnaryReactor* VerifyAuditTrail(grpc::CallbackServerContext* context,
-                                             const v1::VerifyAuditTrailRequest* request,
-                                             v1::VerifyAuditTrailResponse* response) override;
-  // Raw: the events' shared serialized bytes are sent (watch_reactor.h).
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* context,
-                                                          const grpc::ByteBuffer* request) override;
+  explicit LifecycleHandler(CallDispatcher* dispatcher);
 
   // Makes WatchEvents available (UNAVAILABLE until then); nullptrs make it unavailable again.
   // Neither is owned; both must outlive every stream.
@@ -191,31 +149,19 @@ class LifecycleHandler final : public v1::LifecycleService::WithRawCallbackMetho
   }
 
  private:
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request);
+
   CallDispatcher* const dispatcher_;
   std::atomic<events::EventHub*> hub_{nullptr};
   std::atomic<const core::Governance*> governance_{nullptr};
 };
 
-class RulesHandler final : public v1::RulesService::CallbackService {
+// RulesService with every method served raw through the dispatcher.
+class RulesHandler final : public v1::RulesService::Service {
  public:
   // `dispatcher` is not owned and must outlive the handler.
-  explicit RulesHandler(CallDispatcher* dispatcher) : dispatcher_(dispatcher) {}
-
-  grpc::ServerUnaryReactor* ListRulePacks(grpc::CallbackServerContext* context,
-                                          const v1::ListRulePacksRequest* request,
-                                          v1::ListRulePacksResponse* response) override;
-  grpc::ServerUnaryReactor* GetRulePack(grpc::CallbackServerContext* context,
-                                        const v1::GetRulePackRequest* request,
-                                        v1::GetRulePackResponse* response) override;
-  grpc::ServerUnaryReactor* ValidateRulePack(grpc::CallbackServerContext* context,
-                                             const v1::ValidateRulePackRequest* request,
-                                             v1::ValidateRulePackResponse* response) override;
-  grpc::ServerUnaryReactor* EvaluateExpression(grpc::CallbackServerContext* context,
-                                               const v1::EvaluateExpressionRequest* request,
-                                               v1::EvaluateExpressionResponse* response) override;
-
- private:
-  CallDispatcher* const dispatcher_;
+  explicit RulesHandler(CallDispatcher* dispatcher);
 };
 
 }  // namespace varav::server

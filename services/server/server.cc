@@ -179,6 +179,8 @@ void VaravServer::Shutdown() {
       absl::SleepFor(absl::Milliseconds(2));
     }
     const int64_t unfinished = dispatcher_->inflight();
+    // The grace period is over for whatever still runs: its CEL evaluations stop as cancelled.
+    if (unfinished > 0) dispatcher_->CancelRunning();
     // gRPC gets a short window to flush the last responses (and to refuse calls racing the
     // GOAWAY) before whatever is left is cancelled; Shutdown returns once every reactor has
     // finished.
