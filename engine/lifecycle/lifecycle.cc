@@ -86,6 +86,25 @@ absl::Status RequireOpen(const v1::Service& s, absl::string_view command) {
   return absl::OkStatus();
 }
 
+// A hold is the standard's pause: the team's work on the service (its outputs, assessments and
+// stage) waits until a panel of the holding gate, or an administrator, resumes it.
+absl::Status RequireNotPaused(const v1::Service& s, absl::string_view command) {
+  VARAV_RETURN_IF_ERROR(RequireOpen(s, command));
+  if (s.status() == v1::SERVICE_STATUS_ON_HOLD) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        command, ": service '", s.id(), "' is on hold (", s.status_reason(),
+        "); a hold pauses its development until a panel of that gate or an admin resumes it "
+        "(ResumeFromHold)"));
+  }
+  return absl::OkStatus();
+}
+
+// Whether `d` is a decision of the review `s` is in (or last was in): decisions of earlier reviews
+// of the same gate and cycle never count again.
+bool OfCurrentReview(const v1::Service& s, const v1::Decision& d) {
+  return d.review() == s.review() && d.gate() == s.gate_under_review() && d.cycle() == s.cycle();
+}
+
 bool IsLowerHex(absl::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -384,7 +403,7 @@ absl::Status DoRegister(Work& work, const RegisterService& cmd, const Context& c
 
 absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& context) {
   v1::Service& s = work.snapshot.service;
-  VARAV_RETURN_IF_ERROR(RequireOpen(s, "SubmitOutput"));
+  VARAV_RETURN_IF_ERROR(RequireNotPaused(s, "SubmitOutput"));
   if (cmd.output_type.empty()) return absl::InvalidArgumentError("output_type: required");
   const v1::OutputType* type = work.pack->FindOutput(cmd.output_type);
   if (type == nullptr) {
@@ -459,7 +478,7 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
 
 absl::Status DoRecordAssessment(Work& work, const RecordAssessment& cmd, const Context& context) {
   v1::Service& s = work.snapshot.service;
-  VARAV_RETURN_IF_ERROR(RequireOpen(s, "RecordAssessment"));
+  VARAV_RETURN_IF_ERROR(RequireNotPaused(s, "RecordAssessment"));
   if (cmd.principle.empty()) return absl::InvalidArgumentError("principle: required");
   const v1::Principle* principle = work.pack->FindPrinciple(cmd.principle);
   if (principle == nullptr) {
@@ -629,6 +648,7 @@ absl::Status DoRequestGateReview(Work& work, const RequestGateReview&, const Con
   }
   s.set_status(v1::SERVICE_STATUS_IN_REVIEW);
   s.set_gate_under_review(gate->id());
+  s.set_review(s.review() + 1);
   s.clear_awaiting_panels();
   for (const std::string& panel : gate->panels()) s.add_awaiting_panels(panel);
 
@@ -643,6 +663,7 @@ absl::Status DoRequestGateReview(Work& work, const RequestGateReview&, const Con
   for (v1::EvidenceRef& ref : EvidenceOf(work.snapshot, evaluation)) {
     *e->add_evidence() = std::move(ref);
   }
+  e->set_review(s.review());
   return absl::OkStatus();
 }
 
@@ -733,10 +754,10 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
   }
   VARAV_RETURN_IF_ERROR(ValidateDecision(work, cmd, *gate, context));
 
-  // A panel's new decision supersedes its earlier one at this gate and cycle.
+  // A panel's new decision supersedes its earlier one in this review.
   std::vector<v1::Decision>& decisions = work.snapshot.gate_decisions;
   for (v1::Decision& d : decisions) {
-    if (d.panel() == cmd.panel && !d.superseded()) {
+    if (OfCurrentReview(s, d) && d.panel() == cmd.panel && !d.superseded()) {
       d.set_superseded(true);
       work.transition.decisions.push_back(d);
     }
@@ -765,6 +786,7 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
   *decision.mutable_decided_at() = ToProto(context.now);
   decision.set_evaluation_id(s.latest_evaluation().evaluation_id());
   decision.set_request_id(context.request_id);
+  decision.set_review(s.review());
   decisions.push_back(decision);
   work.transition.decisions.push_back(decision);
 
@@ -782,6 +804,7 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
     pd.set_decided_by(d.decided_by());
     *pd.mutable_decided_at() = d.decided_at();
     pd.set_number(d.number());
+    pd.set_review(d.review());
     return pd;
   };
 
@@ -793,6 +816,7 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
   *recorded->mutable_decision() = panel_decision(decision);
   for (const std::string& p : awaiting) recorded->add_awaiting_panels(p);
   recorded->set_evaluation_id(s.latest_evaluation().evaluation_id());
+  recorded->set_review(s.review());
   if (!awaiting.empty()) return absl::OkStatus();
 
   // Every required panel has decided: the gate's outcome applies.
@@ -808,9 +832,10 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
   result.set_ready(s.latest_evaluation().ready());
   result.set_should_score(s.latest_evaluation().should_score());
   result.set_from_stage(s.stage());
+  result.set_review(s.review());
   std::vector<const v1::Decision*> live;
   for (const v1::Decision& d : decisions) {
-    if (d.superseded()) continue;
+    if (d.superseded() || !OfCurrentReview(s, d)) continue;
     live.push_back(&d);
   }
   std::sort(live.begin(), live.end(),
@@ -1090,12 +1115,31 @@ std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
   const v1::Gate* gate = pack.FindGate(snapshot.service.gate_under_review());
   if (gate == nullptr) return awaiting;
   for (const std::string& panel : gate->panels()) {
-    const bool decided =
-        std::any_of(snapshot.gate_decisions.begin(), snapshot.gate_decisions.end(),
-                    [&](const v1::Decision& d) { return d.panel() == panel && !d.superseded(); });
+    const bool decided = std::any_of(
+        snapshot.gate_decisions.begin(), snapshot.gate_decisions.end(), [&](const v1::Decision& d) {
+          return d.panel() == panel && !d.superseded() && OfCurrentReview(snapshot.service, d);
+        });
     if (!decided) awaiting.push_back(panel);
   }
   return awaiting;
+}
+
+std::vector<v1::Decision> LatestReviewDecisions(const v1::Service& service, absl::string_view gate,
+                                                std::vector<v1::Decision> decisions) {
+  uint32_t review = 0;
+  if (service.gate_under_review() == gate) {
+    review = service.review();
+  } else {
+    for (const v1::Decision& d : decisions) {
+      if (d.gate() == gate && d.cycle() == service.cycle()) review = std::max(review, d.review());
+    }
+  }
+  std::erase_if(decisions, [&](const v1::Decision& d) {
+    return d.gate() != gate || d.cycle() != service.cycle() || d.review() != review;
+  });
+  std::sort(decisions.begin(), decisions.end(),
+            [](const v1::Decision& a, const v1::Decision& b) { return a.number() < b.number(); });
+  return decisions;
 }
 
 absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,

@@ -18,12 +18,16 @@
 //   (the gate that closes the current stage's diamond) and records the evaluation; the first
 //   evaluation in which every enforced must rule passes emits `gate_ready`.
 // - RequestGateReview requires the service to be at the gate's stage and every enforced must rule
-//   to pass; the service is then in review and the gate's panels are awaited.
-// - RecordDecision: one panel's decision; a panel may supersede its own decision until the outcome
-//   applies; the outcome applies once every required panel has decided: any stop -> stopped (at a
+//   to pass; the service is then in review (a new, numbered review: `Service.review`) and the
+//   gate's panels are awaited. Every review starts with no decisions.
+// - RecordDecision: one panel's decision in the current review; a panel may supersede its own
+//   decision until the outcome applies; the outcome applies once every required panel has decided
+//   in this review: any stop -> stopped (at a
 //   gate with new_cycle, i.e. gate E: retired); else any recycle -> the earliest stage asked; else
 //   any hold -> on hold; else go -> the gate's go_to stage (gate E: a new cycle at envision).
 //   Conditions stay open and are visible to later gates' rules.
+// - A hold pauses the service: until ResumeFromHold it accepts no outputs, assessments, stage
+//   moves or reviews (MigratePack, an administrative re-pin, stays possible).
 // - While in review, the review rests on the evaluation that admitted it; when an output that one
 //   of its passed rules read gets a new revision, that evaluation is marked stale.
 //
@@ -93,7 +97,8 @@ struct ServiceSnapshot {
   // a snapshot held across commands binds each assessment once. Optional: a missing entry is
   // built when needed. Whoever replaces an assessment must drop its binding (Apply does).
   absl::flat_hash_map<std::string, std::shared_ptr<const cel::Value>> assessment_bindings;
-  // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included).
+  // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included). Those
+  // of earlier reviews of the same gate may be among them; only the current review's count.
   std::vector<v1::Decision> gate_decisions;
   // The evaluation `service.latest_evaluation` summarises, when one exists. Read only while the
   // service is in review (the review rests on it), so a shell may leave it unset otherwise.
@@ -230,6 +235,12 @@ absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
 // superseded) decision in the current review.
 std::vector<std::string> AwaitingPanels(const model::CompiledPack& pack,
                                         const ServiceSnapshot& snapshot);
+
+// Of `decisions` (the service's decisions, any gate and cycle), those of the latest review of
+// `gate` in the service's current cycle, by number: the review under way when `gate` is under
+// review (none yet when it has just been requested), else the last review that has decisions.
+std::vector<v1::Decision> LatestReviewDecisions(const v1::Service& service, absl::string_view gate,
+                                                std::vector<v1::Decision> decisions);
 
 // Deterministic, unique evaluation id: "<service id>/<cycle>/<gate>/<n>" where n is the service
 // event sequence the evaluation's `gate_evaluated` event will get.

@@ -327,9 +327,10 @@ absl::StatusOr<std::shared_ptr<const std::string>> Governance::GetGateStatusByte
   }
   VARAV_ASSIGN_OR_RETURN(std::vector<v1::Decision> decisions,
                          store_->ListDecisions(service.id(), gate->id(), service.cycle()));
-  std::sort(decisions.begin(), decisions.end(),
-            [](const v1::Decision& a, const v1::Decision& b) { return a.number() < b.number(); });
-  for (v1::Decision& d : decisions) *response.add_decisions() = std::move(d);
+  for (v1::Decision& d :
+       lifecycle::LatestReviewDecisions(service, gate->id(), std::move(decisions))) {
+    *response.add_decisions() = std::move(d);
+  }
   if (service.gate_under_review() == gate->id()) {
     *response.mutable_awaiting_panels() = service.awaiting_panels();
   }

@@ -95,24 +95,24 @@ class LifecycleTest : public ::testing::Test {
     snapshot_.service.set_last_event_sequence(seq);
     for (const auto& o : t.outputs) snapshot_.latest_outputs[o->output_type()] = LatestOutput(*o);
     for (const v1::Assessment& a : t.assessments) snapshot_.assessments[a.principle()] = a;
+    // As the store keeps every decision and loads those at the gate under review in the cycle.
     for (const v1::Decision& d : t.decisions) {
       bool replaced = false;
-      for (v1::Decision& existing : snapshot_.gate_decisions) {
+      for (v1::Decision& existing : decisions_) {
         if (existing.number() == d.number()) {
           existing = d;
           replaced = true;
         }
       }
-      if (!replaced) snapshot_.gate_decisions.push_back(d);
+      if (!replaced) decisions_.push_back(d);
     }
-    std::vector<v1::Decision> current;
-    for (const v1::Decision& d : snapshot_.gate_decisions) {
+    snapshot_.gate_decisions.clear();
+    for (const v1::Decision& d : decisions_) {
       if (d.gate() == snapshot_.service.gate_under_review() &&
           d.cycle() == snapshot_.service.cycle()) {
-        current.push_back(d);
+        snapshot_.gate_decisions.push_back(d);
       }
     }
-    snapshot_.gate_decisions = std::move(current);
     if (t.evaluation && snapshot_.service.latest_evaluation().evaluation_id() == t.evaluation_id) {
       snapshot_.latest_evaluation = *t.evaluation;
     }
@@ -156,6 +156,8 @@ class LifecycleTest : public ::testing::Test {
   std::shared_ptr<const model::CompiledPack> pack_v2_;
   const model::CompiledPack* current_pack_ = nullptr;
   ServiceSnapshot snapshot_;
+  // Every decision stored so far, as the store's decisions column family holds them.
+  std::vector<v1::Decision> decisions_;
   absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);
   int request_ = 0;
 };
@@ -482,6 +484,106 @@ TEST_F(LifecycleTest, HoldPausesAndResumeReactivates) {
   EXPECT_EQ(resumed->service.status(), v1::SERVICE_STATUS_ACTIVE);
   EXPECT_THAT(EventKinds(*resumed), ElementsAre("resumed"));
   EXPECT_EQ(Run(ResumeFromHold{}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LifecycleTest, HoldPausesTheTeamsWorkUntilResumed) {
+  ReachReviewAtGateA();
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_HOLD).ok());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  ASSERT_EQ(snapshot_.service.status(), v1::SERVICE_STATUS_ON_HOLD);
+  auto output = Run(SubmitOutput{"vision", Doc("v2"), Fields({{"statement", Str("Later")}})});
+  EXPECT_EQ(output.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(output.status().message(), HasSubstr("on hold"));
+  v1::AssessmentAnswer answer;
+  answer.set_question("P1.Q1");
+  answer.set_answer(v1::ANSWER_VALUE_YES);
+  auto assessed = Run(RecordAssessment{.principle = "P1", .answers = {answer}});
+  EXPECT_EQ(assessed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(assessed.status().message(), HasSubstr("ResumeFromHold"));
+  EXPECT_EQ(Run(RequestGateReview{}).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  EXPECT_TRUE(Run(SubmitOutput{"vision", Doc("v2"), Fields({{"statement", Str("Later")}})}).ok());
+}
+
+// Every review starts with no decisions: a panel's recycle or hold in one review is not counted
+// again in the next review of the same gate.
+TEST_F(LifecycleTest, ANewReviewAfterARecycleStartsWithNoDecisions) {
+  ReachReviewAtGateA();
+  EXPECT_EQ(snapshot_.service.review(), 1u);
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_RECYCLE, "envision").ok());
+  auto recycled = Decide("funding", v1::GATE_OUTCOME_GO);
+  ASSERT_TRUE(recycled.ok()) << recycled.status();
+  ASSERT_EQ(snapshot_.service.stage(), "envision");
+
+  ASSERT_TRUE(Run(AdvanceStage{}).ok());
+  auto review = Run(RequestGateReview{});
+  ASSERT_TRUE(review.ok()) << review.status();
+  EXPECT_EQ(snapshot_.service.review(), 2u);
+  EXPECT_EQ(review->events.back().review_requested().review(), 2u);
+  EXPECT_THAT(snapshot_.service.awaiting_panels(), ElementsAre("business", "funding"));
+  EXPECT_THAT(AwaitingPanels(*pack_, snapshot_), ElementsAre("business", "funding"));
+
+  auto funding = Decide("funding", v1::GATE_OUTCOME_GO);
+  ASSERT_TRUE(funding.ok()) << funding.status();
+  EXPECT_THAT(EventKinds(*funding), ElementsAre("decision_recorded"));
+  EXPECT_EQ(funding->service.status(), v1::SERVICE_STATUS_IN_REVIEW);
+  EXPECT_THAT(funding->service.awaiting_panels(), ElementsAre("business"));
+  EXPECT_EQ(funding->decisions.back().review(), 2u);
+  // The first review's decisions are history, not superseded by the second review's.
+  for (const v1::Decision& d : funding->decisions) EXPECT_EQ(d.review(), 2u);
+
+  auto business = Decide("business", v1::GATE_OUTCOME_GO);
+  ASSERT_TRUE(business.ok()) << business.status();
+  ASSERT_THAT(EventKinds(*business),
+              ElementsAre("decision_recorded", "gate_approved", "gate_evaluated"));
+  const v1::GateResult& result = business->events[1].gate_approved().result();
+  EXPECT_EQ(result.review(), 2u);
+  ASSERT_EQ(result.panel_decisions_size(), 2);
+  for (const v1::PanelDecision& d : result.panel_decisions()) {
+    EXPECT_EQ(d.outcome(), v1::GATE_OUTCOME_GO);
+    EXPECT_EQ(d.review(), 2u);
+  }
+  EXPECT_EQ(business->service.stage(), "build");
+}
+
+TEST_F(LifecycleTest, ANewReviewAfterAHoldStartsWithNoDecisions) {
+  ReachReviewAtGateA();
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_HOLD).ok());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  ASSERT_EQ(snapshot_.service.status(), v1::SERVICE_STATUS_ON_HOLD);
+  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  ASSERT_TRUE(Run(RequestGateReview{}).ok());
+  EXPECT_EQ(snapshot_.service.review(), 2u);
+
+  auto first = Decide("funding", v1::GATE_OUTCOME_GO);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->service.status(), v1::SERVICE_STATUS_IN_REVIEW);
+  EXPECT_THAT(first->service.awaiting_panels(), ElementsAre("business"));
+  EXPECT_THAT(first->events.front().decision_recorded().awaiting_panels(), ElementsAre("business"));
+
+  auto second = Decide("business", v1::GATE_OUTCOME_GO);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->service.status(), v1::SERVICE_STATUS_ACTIVE);
+  EXPECT_EQ(second->service.stage(), "build");
+}
+
+TEST_F(LifecycleTest, LatestReviewDecisionsAreThoseOfTheGatesLastReview) {
+  ReachReviewAtGateA();
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_HOLD).ok());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  // On hold after review 1: its two decisions are the gate's latest.
+  EXPECT_EQ(LatestReviewDecisions(snapshot_.service, "A", decisions_).size(), 2u);
+  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  ASSERT_TRUE(Run(RequestGateReview{}).ok());
+  // Review 2 is under way and has no decisions yet.
+  EXPECT_TRUE(LatestReviewDecisions(snapshot_.service, "A", decisions_).empty());
+  EXPECT_TRUE(LatestReviewDecisions(snapshot_.service, "B", decisions_).empty());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  const std::vector<v1::Decision> latest =
+      LatestReviewDecisions(snapshot_.service, "A", decisions_);
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].panel(), "funding");
+  EXPECT_EQ(latest[0].review(), 2u);
 }
 
 TEST_F(LifecycleTest, ConditionsStayOpenAndReachLaterGates) {

@@ -601,6 +601,92 @@ TEST_F(GovernanceTest, HoldsAndResumesOnlyThroughTheHoldingGatesPanels) {
   EXPECT_EQ(resumed->service().status(), v1::SERVICE_STATUS_ACTIVE);
 }
 
+// A new review of a gate starts with no decisions: neither the outcome, nor the gate status, nor
+// the portfolio's "awaiting my panel" counts what the panels decided in the previous review.
+TEST_F(GovernanceTest, ANewReviewCountsOnlyItsOwnDecisions) {
+  const std::string id = "mini-rereview";
+  PrepareMini(id);
+  const Principal business = Panelist("mkm:anna", "mkm", "business");
+  const Principal funding = Panelist("fin:toomas", "rahandusministeerium", "funding");
+  auto awaiting = [&](absl::string_view panel) {
+    v1::ListServicesRequest r;
+    r.set_awaiting_panel(std::string(panel));
+    auto page = gov().ListServices(r, Reader());
+    EXPECT_THAT(page, IsOk());
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const v1::Service& s : page->services()) ids.push_back(s.id());
+    }
+    return ids;
+  };
+  auto status = [&] {
+    v1::GetGateStatusRequest r;
+    r.set_service_id(id);
+    auto s = gov().GetGateStatus(r, Reader());
+    EXPECT_THAT(s, IsOk());
+    return s.ok() ? *s : v1::GetGateStatusResponse();
+  };
+
+  // Review 1: business holds, funding goes: on hold.
+  ASSERT_THAT(RequestReview(id), IsOk());
+  ASSERT_THAT(
+      gov().RecordDecision(DecisionRequest(id, "business", v1::GATE_OUTCOME_HOLD), business),
+      IsOk());
+  ASSERT_THAT(gov().RecordDecision(DecisionRequest(id, "funding", v1::GATE_OUTCOME_GO), funding),
+              IsOk());
+  EXPECT_EQ(status().decisions_size(), 2);
+  v1::ResumeFromHoldRequest resume;
+  resume.set_etag(Etag(id));
+  resume.set_service_id(id);
+  resume.set_reason("Rahastus on kinnitatud.");
+  ASSERT_THAT(gov().ResumeFromHold(resume, funding), IsOk());
+
+  // Review 2: both panels are awaited and none has decided.
+  ASSERT_THAT(RequestReview(id), IsOk());
+  v1::GetGateStatusResponse second = status();
+  EXPECT_EQ(second.service().review(), 2u);
+  EXPECT_THAT(second.decisions(), IsEmpty());
+  EXPECT_THAT(second.awaiting_panels(), ElementsAre("business", "funding"));
+  EXPECT_THAT(awaiting("business"), ElementsAre(id));
+  EXPECT_THAT(awaiting("funding"), ElementsAre(id));
+
+  // Funding goes first: the outcome waits for business, whose hold of review 1 is history.
+  auto first_go =
+      gov().RecordDecision(DecisionRequest(id, "funding", v1::GATE_OUTCOME_GO), funding);
+  ASSERT_THAT(first_go, IsOk());
+  EXPECT_EQ(first_go->applied_outcome(), v1::GATE_OUTCOME_UNSPECIFIED);
+  EXPECT_EQ(first_go->service().status(), v1::SERVICE_STATUS_IN_REVIEW);
+  EXPECT_EQ(first_go->decision().review(), 2u);
+  EXPECT_THAT(awaiting("business"), ElementsAre(id));
+  EXPECT_THAT(awaiting("funding"), IsEmpty());
+  ASSERT_EQ(status().decisions_size(), 1);
+  EXPECT_EQ(status().decisions(0).panel(), "funding");
+
+  auto applied =
+      gov().RecordDecision(DecisionRequest(id, "business", v1::GATE_OUTCOME_GO), business);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_EQ(applied->applied_outcome(), v1::GATE_OUTCOME_GO);
+  EXPECT_EQ(applied->service().stage(), "build");
+
+  // The outcome event carries only review 2's decisions.
+  v1::ListEventsRequest events;
+  events.set_service_id(id);
+  events.set_page_size(1000);
+  auto log = gov().ListEvents(events, Reader());
+  ASSERT_THAT(log, IsOk());
+  int approvals = 0;
+  for (const v1::Event& e : log->events()) {
+    if (!e.has_gate_approved()) continue;
+    ++approvals;
+    EXPECT_EQ(e.gate_approved().result().review(), 2u);
+    for (const v1::PanelDecision& d : e.gate_approved().result().panel_decisions()) {
+      EXPECT_EQ(d.outcome(), v1::GATE_OUTCOME_GO);
+      EXPECT_EQ(d.review(), 2u);
+    }
+  }
+  EXPECT_EQ(approvals, 1);
+}
+
 TEST_F(GovernanceTest, MigratesAServiceToANewerPackVersion) {
   const std::string id = "mini-migrate";
   PrepareMini(id);
