@@ -25,6 +25,7 @@ std::string ComputeEventHash(const v1::Event& event) {
   v1::Event canonical = event;
   canonical.clear_prev_hash();
   canonical.clear_hash();
+  canonical.clear_hashed_form();
   std::string input = event.prev_hash();
   input += SerializeDeterministic(canonical);
   return Sha256Hex(input);
@@ -35,6 +36,7 @@ namespace {
 constexpr uint32_t kGlobalSequenceField = 8;
 constexpr uint32_t kPrevHashField = 12;
 constexpr uint32_t kHashField = 13;
+constexpr uint32_t kHashedFormField = 14;
 
 void AppendVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -55,7 +57,8 @@ void AppendStringField(std::string& out, uint32_t field, absl::string_view value
 }  // namespace
 
 absl::StatusOr<UnsealedEvent> PrepareEvent(const v1::Event& event) {
-  if (event.global_sequence() != 0 || !event.prev_hash().empty() || !event.hash().empty()) {
+  if (event.global_sequence() != 0 || !event.prev_hash().empty() || !event.hash().empty() ||
+      !event.hashed_form().empty()) {
     return absl::InvalidArgumentError("a prepared event must not carry sequence or chain fields");
   }
   UnsealedEvent out;
@@ -114,6 +117,28 @@ std::string SealEvent(const UnsealedEvent& event, uint64_t global_sequence,
   AppendStringField(out, kPrevHashField, prev_hash);
   AppendStringField(out, kHashField, hash);
   out.append(canonical.data() + chain, canonical.size() - chain);
+  return out;
+}
+
+absl::StatusOr<std::string> HashedForm(absl::string_view stored) {
+  std::string out;
+  out.reserve(stored.size());
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(stored.data()),
+                                            static_cast<int>(stored.size()));
+  while (true) {
+    const size_t start = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+      return absl::DataLossError("stored event is not well-formed protobuf");
+    }
+    const uint32_t field = google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag);
+    if (field == kPrevHashField || field == kHashField || field == kHashedFormField) continue;
+    out.append(stored.data() + start, static_cast<size_t>(in.CurrentPosition()) - start);
+  }
+  if (static_cast<size_t>(in.CurrentPosition()) != stored.size()) {
+    return absl::DataLossError("stored event is not well-formed protobuf");
+  }
   return out;
 }
 

@@ -7,7 +7,10 @@
 //   hash = hex(SHA-256(prev_hash_hex_ascii || deterministic_serialization(event without
 //                                                                        prev_hash and hash)))
 //
-// Deterministic serialization matters because payloads carry google.protobuf.Struct (a map).
+// Deterministic serialization matters because payloads carry google.protobuf.Struct (a map). It is
+// not a canonical form across protobuf libraries, so the bytes hashed are kept (an event is stored
+// as exactly those bytes with the chain fields added) and handed to auditors as they are
+// (HashedForm, Event.hashed_form).
 //
 //   event.set_prev_hash(previous_hash);
 //   event.set_hash(ComputeEventHash(event));
@@ -49,6 +52,11 @@ absl::StatusOr<UnsealedEvent> PrepareEvent(const v1::Event& event);
 // SerializeDeterministic of that event. `hash` receives the hash (equal to ComputeEventHash).
 std::string SealEvent(const UnsealedEvent& event, uint64_t global_sequence,
                       absl::string_view prev_hash, std::string& hash);
+
+// The hashed form of an event stored as `stored` (its sealed bytes): the same bytes without the
+// top-level `prev_hash`, `hash` and `hashed_form` fields, so that
+// hash == hex(SHA-256(prev_hash || HashedForm(stored))). DataLoss when `stored` is malformed.
+absl::StatusOr<std::string> HashedForm(absl::string_view stored);
 
 // The CloudEvents type of an event payload, e.g. "ee.varav.gate.approved"; empty for DATA_NOT_SET.
 absl::string_view EventTypeFor(v1::Event::DataCase data_case);

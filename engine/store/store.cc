@@ -1152,8 +1152,9 @@ absl::StatusOr<std::vector<v1::Decision>> Store::ListDecisions(absl::string_view
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_sequence,
-                                                         int limit) {
+absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_sequence, int limit,
+                                                         size_t max_bytes,
+                                                         std::vector<std::string>* stored) {
   if (limit <= 0) limit = kDefaultEventLimit;
   limit = std::min(limit, kMaxEventLimit);
   const uint64_t durable = LastGlobalSequence();
@@ -1161,6 +1162,8 @@ absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_s
   if (after_global_sequence >= durable) return out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
   uint64_t expected = after_global_sequence + 1;
+  size_t bytes = 0;
+  bool full = false;
   for (it->Seek(ToSlice(GlobalEventKey(expected)));
        it->Valid() && expected <= durable && static_cast<int>(out.size()) < limit;
        it->Next(), ++expected) {
@@ -1169,11 +1172,17 @@ absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_s
       return absl::DataLossError(
           absl::StrCat("global event log has a gap: event ", expected, " is missing"));
     }
-    VARAV_RETURN_IF_ERROR(
-        ParseValue(ToView(it->value()), out.emplace_back(), absl::StrCat("event ", expected)));
+    const absl::string_view value = ToView(it->value());
+    if (!out.empty() && bytes + value.size() > max_bytes) {
+      full = true;
+      break;
+    }
+    bytes += value.size();
+    VARAV_RETURN_IF_ERROR(ParseValue(value, out.emplace_back(), absl::StrCat("event ", expected)));
+    if (stored != nullptr) stored->emplace_back(value);
   }
   VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading events"));
-  if (static_cast<int>(out.size()) < limit && expected <= durable) {
+  if (!full && static_cast<int>(out.size()) < limit && expected <= durable) {
     return absl::DataLossError(
         absl::StrCat("global event log has a gap: event ", expected, " is missing"));
   }
@@ -1182,12 +1191,14 @@ absl::StatusOr<std::vector<v1::Event>> Store::ReadEvents(uint64_t after_global_s
 
 absl::StatusOr<std::vector<v1::Event>> Store::ReadServiceEvents(absl::string_view service_id,
                                                                 uint64_t after_service_sequence,
-                                                                int limit) {
+                                                                int limit, size_t max_bytes,
+                                                                std::vector<std::string>* stored) {
   if (limit <= 0) limit = kDefaultEventLimit;
   limit = std::min(limit, kMaxEventLimit);
   const uint64_t durable = LastGlobalSequence();
   const std::string prefix = ServiceEventPrefix(service_id);
   std::vector<v1::Event> out;
+  size_t total = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->events));
   for (it->Seek(ToSlice(ServiceEventKey(service_id, after_service_sequence + 1)));
        it->Valid() && HasPrefix(it->key(), prefix) && static_cast<int>(out.size()) < limit;
@@ -1207,7 +1218,10 @@ absl::StatusOr<std::vector<v1::Event>> Store::ReadServiceEvents(absl::string_vie
           absl::StrCat("event ", *global, " of service '", service_id, "' is missing"));
     }
     VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading event ", *global)));
+    if (!out.empty() && total + bytes.size() > max_bytes) break;
+    total += bytes.size();
     VARAV_RETURN_IF_ERROR(ParseValue(bytes, out.emplace_back(), absl::StrCat("event ", *global)));
+    if (stored != nullptr) stored->push_back(std::move(bytes));
   }
   VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "reading service events"));
   return out;

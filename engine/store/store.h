@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -248,12 +249,19 @@ class Store {
   absl::StatusOr<std::vector<v1::Decision>> ListDecisions(absl::string_view service_id,
                                                           absl::string_view gate, uint32_t cycle);
 
-  // Up to `limit` durable events with global_sequence > `after_global_sequence`, in order.
-  absl::StatusOr<std::vector<v1::Event>> ReadEvents(uint64_t after_global_sequence, int limit);
-  // Up to `limit` durable events of one service with service_sequence > `after_service_sequence`.
-  absl::StatusOr<std::vector<v1::Event>> ReadServiceEvents(absl::string_view service_id,
-                                                           uint64_t after_service_sequence,
-                                                           int limit);
+  // Up to `limit` durable events with global_sequence > `after_global_sequence`, in order, and
+  // no more than fit in `max_bytes` of stored bytes (the first event always comes). `stored`, when
+  // given, receives each event's stored bytes (see layout.h), in the same order.
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(
+      uint64_t after_global_sequence, int limit,
+      size_t max_bytes = std::numeric_limits<size_t>::max(),
+      std::vector<std::string>* stored = nullptr);
+  // The same for the durable events of one service with service_sequence >
+  // `after_service_sequence`.
+  absl::StatusOr<std::vector<v1::Event>> ReadServiceEvents(
+      absl::string_view service_id, uint64_t after_service_sequence, int limit,
+      size_t max_bytes = std::numeric_limits<size_t>::max(),
+      std::vector<std::string>* stored = nullptr);
   // The highest durable global sequence (0 when the log is empty).
   uint64_t LastGlobalSequence() const;
   // Blocks until an event with global_sequence > `after` is durable or `deadline` passes; returns

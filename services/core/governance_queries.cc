@@ -26,6 +26,10 @@ using internal::ValidateServiceId;
 
 namespace {
 
+// The largest response a list method builds, in serialized bytes (a page holds at least one item
+// however large): well inside the 4 MiB a gRPC message may have by default.
+constexpr size_t kMaxPageBytes = 2 << 20;
+
 absl::Status MayRead(const Principal& principal) {
   if (principal.MayRead()) return absl::OkStatus();
   return absl::PermissionDeniedError(
@@ -354,26 +358,42 @@ absl::StatusOr<v1::ListEventsResponse> Governance::ListEvents(const v1::ListEven
   if (!position.empty() && !absl::SimpleAtoi(position, &after)) {
     return absl::InvalidArgumentError("page_token: malformed");
   }
+  if (!v1::EventView_IsValid(request.view())) {
+    return absl::InvalidArgumentError(absl::StrCat("view: ", request.view(), " is not a view"));
+  }
   VARAV_RETURN_IF_ERROR(MayRead(principal));
 
-  // One event more than the page tells whether the log goes on.
+  // The audit view carries each event twice (structured and as its hashed bytes).
+  const bool audit = request.view() == v1::EVENT_VIEW_AUDIT;
+  const size_t max_bytes = audit ? kMaxPageBytes / 2 : kMaxPageBytes;
+  std::vector<std::string> stored;
   std::vector<v1::Event> events;
+  uint64_t head = 0;  // the newest durable event of the listing
   if (request.service_id().empty()) {
-    VARAV_ASSIGN_OR_RETURN(events, store_->ReadEvents(after, page_size + 1));
+    head = store_->LastGlobalSequence();
+    VARAV_ASSIGN_OR_RETURN(
+        events, store_->ReadEvents(after, page_size, max_bytes, audit ? &stored : nullptr));
   } else {
-    VARAV_RETURN_IF_ERROR(store_->GetService(request.service_id()).status());
-    VARAV_ASSIGN_OR_RETURN(events,
-                           store_->ReadServiceEvents(request.service_id(), after, page_size + 1));
+    VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+    head = service.last_event_sequence();
+    VARAV_ASSIGN_OR_RETURN(events, store_->ReadServiceEvents(request.service_id(), after, page_size,
+                                                             max_bytes, audit ? &stored : nullptr));
   }
   v1::ListEventsResponse response;
-  const bool more = static_cast<int>(events.size()) > page_size;
-  if (more) events.resize(page_size);
-  for (v1::Event& e : events) *response.add_events() = std::move(e);
-  if (more) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    v1::Event& e = *response.add_events();
+    e = std::move(events[i]);
+    if (audit) {
+      VARAV_ASSIGN_OR_RETURN(*e.mutable_hashed_form(), store::HashedForm(stored[i]));
+    }
+  }
+  if (!events.empty()) {
     const v1::Event& last = response.events(response.events_size() - 1);
-    response.set_next_page_token(EncodePageToken(
-        scope, absl::StrCat(request.service_id().empty() ? last.global_sequence()
-                                                         : last.service_sequence())));
+    const uint64_t position =
+        request.service_id().empty() ? last.global_sequence() : last.service_sequence();
+    if (position < head) {
+      response.set_next_page_token(EncodePageToken(scope, absl::StrCat(position)));
+    }
   }
   return response;
 }

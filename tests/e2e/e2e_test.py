@@ -21,6 +21,7 @@ import argparse
 import datetime
 import hashlib
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -32,6 +33,8 @@ import uuid
 
 import grpc
 import yaml
+
+import audit_verify
 from google.protobuf import struct_pb2, timestamp_pb2
 
 ARGS = None
@@ -61,6 +64,17 @@ def to_json_value(value):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, datetime.date):
         return value.strftime("%Y-%m-%dT00:00:00Z")
+    return value
+
+
+def shuffled(value, rng):
+    """`value` with the keys of every object in a random insertion order."""
+    if isinstance(value, dict):
+        keys = list(value)
+        rng.shuffle(keys)
+        return {k: shuffled(value[k], rng) for k in keys}
+    if isinstance(value, list):
+        return [shuffled(v, rng) for v in value]
     return value
 
 
@@ -516,6 +530,73 @@ class GatesAAndB(unittest.TestCase):
         self.assertEqual(first.output.revision, again.output.revision)
         self.assertEqual(first.service.etag, again.service.etag)
         self.assertEqual(self.service().etag, first.service.etag)
+
+    def test_11_an_outside_verifier_checks_every_event_of_the_log(self):
+        # More services and outputs whose fields hold many keys, inserted in shuffled order (a
+        # protobuf library that keeps insertion order serializes such maps differently).
+        rng = random.Random(20261204)
+        for n in range(5):
+            sid = "audit-%d" % n
+            r = call(SERVER.lifecycle.RegisterService, pb.RegisterServiceRequest(
+                request_id=rid(), service_id=sid, name="Audit %d" % n, agency=AGENCY,
+                owner="Mari Tamm", stage="envision"), EDITOR)
+            etag = r.service.etag
+            for k in range(20):
+                output_type = sorted(self.gate_a["outputs"])[k % len(self.gate_a["outputs"])]
+                value = shuffled(to_json_value(self.gate_a["outputs"][output_type]["fields"]),
+                                 rng)
+                fields = struct_pb2.Struct()
+                fields.update(value)
+                r = call(SERVER.lifecycle.SubmitOutput, pb.SubmitOutputRequest(
+                    request_id=rid(), etag=etag, service_id=sid, output_type=output_type,
+                    document=res_pb.DocumentRef(system="dhs", id="audit/%d/%d" % (n, k),
+                                                sha256=hashlib.sha256(b"%d" % k).hexdigest()),
+                    fields=fields), EDITOR)
+                etag = r.service.etag
+
+        verifier = audit_verify.ChainVerifier(res_pb.Event)
+        reserialized_differently = 0
+        token = ""
+        while True:
+            r = call(SERVER.lifecycle.ListEvents, pb.ListEventsRequest(
+                page_size=37, page_token=token, view=pb.EVENT_VIEW_AUDIT), READER)
+            for e in r.events:
+                verifier.add(e)
+                plain = res_pb.Event()
+                plain.CopyFrom(e)
+                for field in ("prev_hash", "hash", "hashed_form"):
+                    plain.ClearField(field)
+                if plain.SerializeToString() != e.hashed_form:
+                    reserialized_differently += 1
+            token = r.next_page_token
+            if not token:
+                break
+        services = []
+        token = ""
+        while True:
+            r = call(SERVER.lifecycle.ListServices,
+                     pb.ListServicesRequest(page_size=100, page_token=token), READER)
+            services.extend(r.services)
+            token = r.next_page_token
+            if not token:
+                break
+        audit_verify.verify_service_heads(verifier, services)
+        self.assertGreater(verifier.count, 200)
+        self.assertGreaterEqual(len(services), 6)
+        print("verified %d events of %d services outside Varav; Python's own serialization "
+              "differs from the hashed bytes for %d of them" %
+              (verifier.count, len(services), reserialized_differently))
+
+        # The basic view leaves the bytes out, and a tampered event is caught.
+        basic = call(SERVER.lifecycle.ListEvents, pb.ListEventsRequest(page_size=1), READER)
+        self.assertFalse(basic.events[0].hashed_form)
+        audit = call(SERVER.lifecycle.ListEvents,
+                     pb.ListEventsRequest(page_size=1, view=pb.EVENT_VIEW_AUDIT), READER)
+        tampered = res_pb.Event()
+        tampered.CopyFrom(audit.events[0])
+        tampered.principal = "someone-else"
+        with self.assertRaises(audit_verify.VerificationError):
+            audit_verify.ChainVerifier(res_pb.Event).add(tampered)
 
 
 def main():
