@@ -10,12 +10,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/common/logging.h"
 #include "engine/common/status_macros.h"
 #include "grpc/grpc_security_constants.h"
 #include "services/core/wire.h"
 #include "services/events/grpc_glue.h"
 #include "services/events/watch_reactor.h"
-#include "services/server/logging.h"
 
 namespace varav::server {
 

@@ -23,9 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/common/logging.h"
 #include "services/server/auth.h"
 #include "services/server/config.h"
-#include "services/server/logging.h"
 #include "services/server/server.h"
 
 namespace {
@@ -75,7 +75,7 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
 
 namespace {
 
-using varav::server::LogLine;
+using varav::LogLine;
 
 int Fail(int code, absl::string_view msg, const absl::Status& status) {
   LogLine("error", msg)

@@ -2,12 +2,12 @@
 // token authentication and the JSON log escaper.
 #include <string>
 
+#include "engine/common/logging.h"
 #include "engine/common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/server/auth.h"
 #include "services/server/config.h"
-#include "services/server/logging.h"
 
 namespace varav::server {
 namespace {

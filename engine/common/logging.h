@@ -1,5 +1,5 @@
-// Structured logging of varavd: one JSON object per line on stderr, so that journald, Kubernetes
-// and log shippers can index fields without parsing prose.
+// Structured logging of Värav's programs: one JSON object per line on stderr, so that journald,
+// Kubernetes and log shippers can index fields without parsing prose.
 //
 //   LogLine("info", "listening").Int("port", 50051).Str("address", "127.0.0.1:50051").Emit();
 //   -> {"time":"2025-03-14T10:00:00.123456Z","level":"info","msg":"listening","port":50051,...}
@@ -18,12 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/common/json.h"
 
-namespace varav::server {
-
-// `text` as the body of a JSON string (without the surrounding quotes): `"` and `\` escaped,
-// control characters as \n, \t, ... or \u00XX. Bytes >= 0x80 are copied unchanged (the input is
-// expected to be UTF-8; JSON allows raw UTF-8).
-using ::varav::JsonEscape;
+namespace varav {
 
 class LogLine {
  public:
@@ -51,4 +46,4 @@ class LogLine {
 // respect to concurrent Emit calls.
 void SetLogSink(std::FILE* sink);
 
-}  // namespace varav::server
+}  // namespace varav

@@ -1,4 +1,4 @@
-#include "services/server/logging.h"
+#include "engine/common/logging.h"
 
 #include <cmath>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace varav::server {
+namespace varav {
 namespace {
 
 absl::Mutex sink_mu(absl::kConstInit);
@@ -69,4 +69,4 @@ void SetLogSink(std::FILE* new_sink) {
   sink = new_sink;
 }
 
-}  // namespace varav::server
+}  // namespace varav
