@@ -13,7 +13,6 @@
 #include "engine/common/logging.h"
 #include "engine/model/loader.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace varav::server {
 namespace {
@@ -68,11 +67,16 @@ absl::StatusOr<std::unique_ptr<VaravServer>> VaravServer::Create(ServerOptions o
                                              .log_calls = opts.log_calls});
   server->lifecycle_handler_ = std::make_unique<LifecycleHandler>(server->dispatcher_.get());
   server->rules_handler_ = std::make_unique<RulesHandler>(server->dispatcher_.get());
+  // NOT_SERVING from the first moment the port accepts (gRPC's own health service would start
+  // SERVING).
+  server->health_ = std::make_unique<HealthService>(
+      std::vector<std::string>(std::begin(kHealthServices), std::end(kHealthServices)));
 
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(opts.listen, *credentials, &server->port_);
+  builder.RegisterService(server->health_.get());
   builder.RegisterService(server->lifecycle_handler_.get());
   builder.RegisterService(server->rules_handler_.get());
   builder.SetMaxReceiveMessageSize(opts.max_message_bytes);
@@ -85,7 +89,6 @@ absl::StatusOr<std::unique_ptr<VaravServer>> VaravServer::Create(ServerOptions o
     server->dispatcher_->Stop();
     return absl::UnavailableError(absl::StrCat("listen: cannot bind ", opts.listen));
   }
-  server->SetServing(false);
   return server;
 }
 
@@ -141,12 +144,7 @@ absl::Status VaravServer::Initialize() {
   return absl::OkStatus();
 }
 
-void VaravServer::SetServing(bool serving) {
-  grpc::HealthCheckServiceInterface* health = grpc_server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(serving);
-  for (const char* name : kHealthServices) health->SetServingStatus(name, serving);
-}
+void VaravServer::SetServing(bool serving) { health_->SetServing(serving); }
 
 void VaravServer::Shutdown() {
   if (shut_down_) return;

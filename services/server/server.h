@@ -30,6 +30,7 @@
 #include "services/server/auth.h"
 #include "services/server/config.h"
 #include "services/server/handlers.h"
+#include "services/server/health.h"
 
 namespace varav::server {
 
@@ -70,6 +71,7 @@ class VaravServer {
   std::unique_ptr<CallDispatcher> dispatcher_;
   std::unique_ptr<LifecycleHandler> lifecycle_handler_;
   std::unique_ptr<RulesHandler> rules_handler_;
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<grpc::Server> grpc_server_;
   // Set by Initialize; destroyed by Shutdown after the last call finished.
   std::unique_ptr<store::Store> store_;

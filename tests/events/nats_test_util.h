@@ -21,25 +21,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nats/nats.h"
+#include "tests/free_port.h"
 
 namespace varav::events::testing {
 
 // A free TCP port on 127.0.0.1 (bound once, then released for the server to take).
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return 0;
-  }
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using ::varav::testing::FreePort;
 
 inline bool PortAcceptsConnections(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -23,6 +23,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/server/auth.h"
+#include "tests/free_port.h"
 #include "tests/integration/api_helpers.h"
 #include "tests/integration/varavd_process.h"
 
@@ -72,6 +73,62 @@ TEST(ServerProcessTest, ReportsHealthPerServiceAndOffersReflection) {
   EXPECT_THAT(*services, Contains("varav.v1.RulesService"));
   EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
+}
+
+// Health is polled from before the process listens: once any answer says SERVING, no call may be
+// refused as starting (gRPC's built-in health service says SERVING from the moment it listens).
+TEST(ServerProcessTest, NeverSaysServingBeforeEveryCallIsServed) {
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    TempDir dir;
+    VaravdProcess server(dir.path(), TestPrincipals());
+    // A free port, known before the server starts.
+    const int port = FreePort();
+    ASSERT_GT(port, 0);
+    const std::string address = absl::StrCat("127.0.0.1:", port);
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    std::atomic<bool> stop{false};
+    std::atomic<int> serving_answers{0};
+    std::atomic<int> refused_after_serving{0};
+    std::atomic<int> served_after_serving{0};
+    std::thread poller([&] {
+      auto stub = v1::LifecycleService::NewStub(channel);
+      const std::string token = TestPrincipals()["reader"].token;
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      while (!stop.load() && absl::Now() < deadline && served_after_serving.load() < 50) {
+        absl::StatusOr<int> health = HealthCheck(channel, "", absl::Milliseconds(200));
+        if (health.ok() && *health == 1) serving_answers.fetch_add(1);
+        if (serving_answers.load() == 0) continue;
+        grpc::ClientContext context;
+        context.AddMetadata("authorization", "Bearer " + token);
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+        v1::GetServiceRequest request;
+        request.set_service_id("absent");
+        v1::GetServiceResponse response;
+        const grpc::Status status = stub->GetService(&context, request, &response);
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          refused_after_serving.fetch_add(1);
+          ADD_FAILURE() << "refused after SERVING: " << status.error_message();
+        } else {
+          EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+          served_after_serving.fetch_add(1);
+        }
+      }
+    });
+    ASSERT_TRUE(server.Start({absl::StrCat("--listen=", address)}, /*wait_serving=*/true).ok())
+        << server.Log();
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    while (served_after_serving.load() < 50 && refused_after_serving.load() == 0 &&
+           absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    stop.store(true);
+    poller.join();
+    EXPECT_GT(serving_answers.load(), 0);
+    EXPECT_EQ(refused_after_serving.load(), 0);
+    EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Log();
+  }
 }
 
 TEST(ServerProcessTest, LogsOneJsonLinePerCallWithRequestIdMethodPrincipalCodeAndLatency) {
