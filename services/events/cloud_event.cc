@@ -12,25 +12,20 @@ std::string NatsSubjectFor(absl::string_view prefix, absl::string_view type) {
   return absl::StrCat(prefix, ".", type);
 }
 
-absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event) {
+namespace {
+
+// The attributes and extensions of `event`, without the closing brace. `whole` adds the
+// extensions of unbounded size (principal, request id), which a claim check leaves out.
+absl::StatusOr<std::string> Envelope(const v1::Event& event, bool whole,
+                                     const google::protobuf::FieldDescriptor** payload) {
   const google::protobuf::OneofDescriptor* oneof = v1::Event::descriptor()->FindOneofByName("data");
-  const google::protobuf::Reflection* reflection = event.GetReflection();
-  const google::protobuf::FieldDescriptor* field =
-      reflection->GetOneofFieldDescriptor(event, oneof);
-  if (field == nullptr) {
+  *payload = event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
+  if (*payload == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("event '", event.id(), "' has no payload"));
   }
   if (event.id().empty() || event.type().empty()) {
     return absl::InvalidArgumentError("event lacks its CloudEvents id or type");
   }
-  std::string data;
-  const auto printed =
-      google::protobuf::util::MessageToJsonString(reflection->GetMessage(event, field), &data);
-  if (!printed.ok()) {
-    return absl::InternalError(
-        absl::StrCat("event '", event.id(), "': payload to JSON: ", printed.ToString()));
-  }
-
   std::string out = "{\"specversion\":";
   absl::StrAppend(&out, JsonQuote(event.spec_version().empty() ? "1.0" : event.spec_version()));
   absl::StrAppend(&out, ",\"id\":", JsonQuote(event.id()));
@@ -46,13 +41,39 @@ absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event) {
   absl::StrAppend(&out, ",\"servicesequence\":\"", event.service_sequence(), "\"");
   absl::StrAppend(&out, ",\"hash\":", JsonQuote(event.hash()));
   absl::StrAppend(&out, ",\"prevhash\":", JsonQuote(event.prev_hash()));
+  if (!whole) return out;
   if (!event.principal().empty()) {
     absl::StrAppend(&out, ",\"principal\":", JsonQuote(event.principal()));
   }
   if (!event.request_id().empty()) {
     absl::StrAppend(&out, ",\"requestid\":", JsonQuote(event.request_id()));
   }
-  absl::StrAppend(&out, ",\"data\":", data, "}");
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event) {
+  const google::protobuf::FieldDescriptor* payload = nullptr;
+  absl::StatusOr<std::string> out = Envelope(event, /*whole=*/true, &payload);
+  if (!out.ok()) return out.status();
+  std::string data;
+  const auto printed = google::protobuf::util::MessageToJsonString(
+      event.GetReflection()->GetMessage(event, payload), &data);
+  if (!printed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("event '", event.id(), "': payload to JSON: ", printed.ToString()));
+  }
+  absl::StrAppend(&*out, ",\"data\":", data, "}");
+  return out;
+}
+
+absl::StatusOr<std::string> ToCloudEventClaimCheck(const v1::Event& event, size_t full_size) {
+  const google::protobuf::FieldDescriptor* payload = nullptr;
+  absl::StatusOr<std::string> out = Envelope(event, /*whole=*/false, &payload);
+  if (!out.ok()) return out.status();
+  absl::StrAppend(&*out, ",\"dataref\":\"varav:events/", event.global_sequence(), "\"",
+                  ",\"datasize\":\"", full_size, "\"}");
   return out;
 }
 

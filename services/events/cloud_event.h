@@ -15,6 +15,8 @@
 //   sequence), `servicesequence`, `hash`, `prevhash` (the per-service hash chain) and, when set,
 //   `principal` and `requestid`. Sequences are strings: CloudEvents integers are 32-bit.
 // - `time` is omitted when the event has none.
+// - An event whose message would exceed the NATS server's max_payload is published as a claim
+//   check instead (ToCloudEventClaimCheck), so that no event can stop the feed.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -30,6 +32,14 @@ namespace varav::events {
 
 // The CloudEvents JSON of `event`. InvalidArgument when it has no payload or lacks `id`/`type`.
 absl::StatusOr<std::string> ToCloudEventJson(const v1::Event& event);
+
+// A claim check for an event too large to send whole (CloudEvents' Claim Check pattern, with the
+// `dataref` extension): the same attributes and sequence and hash extensions (not `principal` and
+// `requestid`, which may be large), no `data`, and
+// `dataref` = "varav:events/<global sequence>", where ListEvents (with `after_sequence` one less
+// and `page_size` 1) returns the whole event; `datasize` is the size of the full message it stands
+// for. Consumers key on `id` and verify what they fetch against `hash`.
+absl::StatusOr<std::string> ToCloudEventClaimCheck(const v1::Event& event, size_t full_size);
 
 // The NATS subject of an event type: `<prefix>.<type>`, e.g. "varav.events.ee.varav.gate.approved".
 // The type's dots become subject tokens, so a consumer can subscribe to "varav.events.>" (all),

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/common/logging.h"
 #include "nats/nats.h"
 #include "services/events/cloud_event.h"
 
@@ -94,10 +95,42 @@ struct NatsPublisher::Connection {
     return NatsError(absl::StrCat("creating stream ", o.stream), s, js_error);
   }
 
-  // Publishes one event and waits for its acknowledgement. Sets `duplicate` when JetStream had it.
-  absl::Status Publish(const NatsPublisherOptions& o, const v1::Event& event, bool& duplicate) {
+  // Publishes one event and waits for its acknowledgement. Sets `duplicate` when JetStream had it,
+  // and `claim_check` when the event went as a claim check (too large to go whole).
+  absl::Status Publish(const NatsPublisherOptions& o, const v1::Event& event, bool& duplicate,
+                       bool& claim_check) {
     absl::StatusOr<std::string> json = ToCloudEventJson(event);
     if (!json.ok()) return json.status();
+    claim_check = false;
+    // Headers (the message id, the expected stream) share the payload limit.
+    constexpr int64_t kHeaderAllowance = 1024;
+    const int64_t max_payload = natsConnection_GetMaxPayload(connection);
+    if (max_payload > 0 && static_cast<int64_t>(json->size()) + kHeaderAllowance > max_payload) {
+      json = ToCloudEventClaimCheck(event, json->size());
+      if (!json.ok()) return json.status();
+      claim_check = true;
+    }
+    jsErrCode js_error = jsErrCode(0);
+    natsStatus s = Send(o, event, *json, duplicate, js_error);
+    if (!claim_check && (s == NATS_MAX_PAYLOAD || js_error == JSStreamMessageExceedsMaximumErr)) {
+      // The stream's own maximum message size, below what the server would take.
+      const size_t full = json->size();
+      json = ToCloudEventClaimCheck(event, full);
+      if (!json.ok()) return json.status();
+      claim_check = true;
+      js_error = jsErrCode(0);
+      s = Send(o, event, *json, duplicate, js_error);
+    }
+    if (s != NATS_OK) {
+      return NatsError(
+          absl::StrCat("publishing event ", event.global_sequence(), " (", event.id(), ")"), s,
+          js_error);
+    }
+    return absl::OkStatus();
+  }
+
+  natsStatus Send(const NatsPublisherOptions& o, const v1::Event& event, const std::string& json,
+                  bool& duplicate, jsErrCode& js_error) {
     const std::string subject = NatsSubjectFor(o.subject_prefix, event.type());
     jsPubOptions publish_options;
     jsPubOptions_Init(&publish_options);
@@ -105,17 +138,13 @@ struct NatsPublisher::Connection {
     publish_options.ExpectStream = o.stream.c_str();
     publish_options.MaxWait = absl::ToInt64Milliseconds(o.timeout);
     jsPubAck* ack = nullptr;
-    jsErrCode js_error = jsErrCode(0);
-    natsStatus s = js_Publish(&ack, js, subject.c_str(), json->data(),
-                              static_cast<int>(json->size()), &publish_options, &js_error);
-    if (s != NATS_OK) {
-      return NatsError(
-          absl::StrCat("publishing event ", event.global_sequence(), " (", event.id(), ")"), s,
-          js_error);
+    natsStatus s = js_Publish(&ack, js, subject.c_str(), json.data(), static_cast<int>(json.size()),
+                              &publish_options, &js_error);
+    if (s == NATS_OK) {
+      duplicate = ack->Duplicate;
+      jsPubAck_Destroy(ack);
     }
-    duplicate = ack->Duplicate;
-    jsPubAck_Destroy(ack);
-    return absl::OkStatus();
+    return s;
   }
 };
 
@@ -174,6 +203,17 @@ void NatsPublisher::Pause(absl::Duration d) {
   mu_.AwaitWithTimeout(absl::Condition(&stop_requested_), d);
 }
 
+void NatsPublisher::UpdateLag(uint64_t cursor, const v1::Event* next) {
+  const uint64_t head = store_->LastGlobalSequence();
+  absl::MutexLock lock(&mu_);
+  stats_.head = head;
+  stats_.behind = head > cursor ? head - cursor : 0;
+  stats_.oldest_unpublished =
+      next != nullptr && next->has_time()
+          ? absl::FromUnixSeconds(next->time().seconds()) + absl::Nanoseconds(next->time().nanos())
+          : absl::InfinitePast();
+}
+
 void NatsPublisher::RecordFailure(const absl::Status& status) {
   absl::MutexLock lock(&mu_);
   ++stats_.failures;
@@ -183,8 +223,22 @@ void NatsPublisher::RecordFailure(const absl::Status& status) {
 
 void NatsPublisher::Run() {
   absl::Duration backoff = options_.min_backoff;
+  uint64_t failures_in_row = 0;
+  absl::Time last_log = absl::InfinitePast();
+  absl::Time last_lag_log = absl::InfinitePast();
   auto fail = [&](const absl::Status& status) {
     RecordFailure(status);
+    ++failures_in_row;
+    if (absl::Now() - last_log >= options_.log_interval) {
+      last_log = absl::Now();
+      const NatsPublisherStats now = stats();
+      LogLine("warn", "nats publishing failed")
+          .Str("error", status.ToString())
+          .Int("cursor", static_cast<int64_t>(now.cursor))
+          .Int("behind", static_cast<int64_t>(now.behind))
+          .Int("failures_in_row", static_cast<int64_t>(failures_in_row))
+          .Emit();
+    }
     Pause(backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
   };
@@ -220,10 +274,23 @@ void NatsPublisher::Run() {
       stats_.connected = true;
     }
 
-    absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(cursor, options_.batch_size);
+    // A batch is bounded in bytes too: events may be large (an output's fields, up to 1 MiB).
+    absl::StatusOr<std::vector<v1::Event>> events =
+        store_->ReadEvents(cursor, options_.batch_size, 8 << 20);
     if (!events.ok()) {
       fail(events.status());
       continue;
+    }
+    UpdateLag(cursor, events->empty() ? nullptr : &events->front());
+    if (const NatsPublisherStats now = stats();
+        now.behind > 0 && absl::Now() - now.oldest_unpublished > options_.log_interval &&
+        absl::Now() - last_lag_log >= options_.log_interval) {
+      last_lag_log = absl::Now();
+      LogLine("warn", "nats publisher behind")
+          .Int("behind", static_cast<int64_t>(now.behind))
+          .Double("oldest_unpublished_s",
+                  absl::ToDoubleSeconds(absl::Now() - now.oldest_unpublished))
+          .Emit();
     }
     if (events->empty()) {
       store_->AwaitEventsAfter(cursor, absl::Now() + options_.poll_interval);
@@ -233,11 +300,20 @@ void NatsPublisher::Run() {
     absl::Status failure;
     uint64_t published = 0;
     uint64_t duplicates = 0;
+    uint64_t claim_checks = 0;
     for (const v1::Event& event : *events) {
       if (stopping()) break;
       bool duplicate = false;
-      failure = nats->Publish(options_, event, duplicate);
+      bool claim_check = false;
+      failure = nats->Publish(options_, event, duplicate, claim_check);
       if (!failure.ok()) break;
+      if (claim_check) {
+        ++claim_checks;
+        LogLine("info", "nats event published as a claim check")
+            .Str("event", event.id())
+            .Int("sequence", static_cast<int64_t>(event.global_sequence()))
+            .Emit();
+      }
       cursor = event.global_sequence();
       ++published;
       if (duplicate) ++duplicates;
@@ -256,12 +332,21 @@ void NatsPublisher::Run() {
       stats_.cursor = cursor;
       stats_.published += published;
       stats_.duplicates += duplicates;
+      stats_.claim_checks += claim_checks;
     }
     if (!failure.ok()) {
       // Rebuild the connection: after a failed publish its state (and the stream's) is unknown.
       nats.reset();
       fail(failure);
       continue;
+    }
+    if (failures_in_row > 0 && published > 0) {
+      LogLine("info", "nats publishing resumed")
+          .Int("cursor", static_cast<int64_t>(cursor))
+          .Int("failures_in_row", static_cast<int64_t>(failures_in_row))
+          .Emit();
+      failures_in_row = 0;
+      last_log = absl::InfinitePast();
     }
     backoff = options_.min_backoff;
   }

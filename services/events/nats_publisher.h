@@ -14,12 +14,18 @@
 // the restart happens within `duplicate_window`. Beyond that window delivery is at-least-once:
 // consumers should still key on the event id.
 //
+// No event stops the feed. An event whose CloudEvents message would exceed what the NATS server
+// accepts (its max_payload, or the stream's maximum message size) is published as a claim check
+// (cloud_event.h: the event's identity, type, hash and a `dataref` to fetch it with ListEvents),
+// under the same message id; every other event goes whole.
+//
 // Faults. At start and after every failure the publisher (re)connects and makes sure the stream
 // exists (created with the configured subjects, file storage and duplicate window when missing;
 // an existing stream is used as it is). When NATS is unreachable or a publish is not
 // acknowledged, it retries with exponential backoff (`min_backoff` doubling to `max_backoff`)
-// and never skips an event. NATS being down never affects commands: the publisher only reads the
-// store.
+// and never skips an event. Failures are logged with NATS's error (the first, then at most every
+// `log_interval`), and how far the publisher is behind the log is in stats(). NATS being down
+// never affects commands: the publisher only reads the store.
 //
 //   VARAV_ASSIGN_OR_RETURN(auto publisher, NatsPublisher::Start(store.get(),
 //                                                              {.url = "nats://127.0.0.1:4222"}));
@@ -66,6 +72,8 @@ struct NatsPublisherOptions {
   absl::Duration timeout = absl::Seconds(2);
   // Default 250 ms: longest wait for new events before checking for Stop.
   absl::Duration poll_interval = absl::Milliseconds(250);
+  // Default 30 s: while publishing keeps failing, a log line at most this often.
+  absl::Duration log_interval = absl::Seconds(30);
 };
 
 struct NatsPublisherStats {
@@ -76,9 +84,16 @@ struct NatsPublisherStats {
   uint64_t duplicates = 0;
   // Failed attempts (connect, stream, publish or store) since start.
   uint64_t failures = 0;
+  // Events published as claim checks (too large for NATS whole) since start.
+  uint64_t claim_checks = 0;
   bool connected = false;
   // The most recent failure, for logs and health reporting.
   std::string last_error;
+  // The newest durable event when last looked, and how many events the cursor is behind it.
+  uint64_t head = 0;
+  uint64_t behind = 0;
+  // When the oldest event not yet acknowledged happened; InfinitePast when none is waiting.
+  absl::Time oldest_unpublished = absl::InfinitePast();
 };
 
 class NatsPublisher {
@@ -109,6 +124,8 @@ class NatsPublisher {
   // Sleeps for `d` or until Stop.
   void Pause(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
   void RecordFailure(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records how far `cursor` is behind the log's head; `next` is the first unpublished event.
+  void UpdateLag(uint64_t cursor, const v1::Event* next) ABSL_LOCKS_EXCLUDED(mu_);
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
 
   store::Store* const store_;

@@ -173,5 +173,46 @@ TEST_F(NatsPublisherTest, StreamEndsWithEveryEventExactlyOnceAcrossNatsAndPublis
   }
 }
 
+// An event whose CloudEvents JSON is larger than nats-server's max_payload (1 MiB by default) goes
+// as a claim check, and every later event still reaches the stream, in order.
+TEST_F(NatsPublisherTest, PublishesAnEventTooLargeForNatsAsAClaimCheckAndGoesOn) {
+  writer_->Register("alpha", "ria");
+  writer_->Register("beta", "mkm");
+  Advance(4);
+  const uint64_t large = writer_->Advance("alpha", 1'100'000);
+  Advance(5);
+  auto publisher = StartPublisher();
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(publisher->AwaitCursor(12, absl::Now() + absl::Seconds(20)))
+      << publisher->stats().last_error;
+  EXPECT_EQ(large, 7u);
+  const NatsPublisherStats stats = publisher->stats();
+  EXPECT_EQ(stats.claim_checks, 1u);
+  EXPECT_EQ(stats.behind, 0u);
+  publisher->Stop();
+
+  const testing::StreamContents contents =
+      testing::ReadStream(nats_->url(), "VARAV_EVENTS", "varav.events.>");
+  ASSERT_TRUE(contents.error.empty()) << contents.error;
+  auto events = store_->ReadEvents(0, 1000);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(contents.payloads.size(), events->size());
+  for (size_t i = 0; i < events->size(); ++i) {
+    const v1::Event& e = (*events)[i];
+    google::protobuf::Struct parsed;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(contents.payloads[i], &parsed).ok());
+    EXPECT_EQ(parsed.fields().at("id").string_value(), e.id());
+    EXPECT_EQ(parsed.fields().at("hash").string_value(), e.hash());
+    if (e.global_sequence() == large) {
+      EXPECT_FALSE(parsed.fields().contains("data"));
+      EXPECT_EQ(parsed.fields().at("dataref").string_value(), absl::StrCat("varav:events/", large));
+      EXPECT_GT(std::stoul(parsed.fields().at("datasize").string_value()), 1u << 20);
+      EXPECT_LT(contents.payloads[i].size(), 4096u);
+    } else {
+      EXPECT_TRUE(parsed.fields().contains("data")) << e.id();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace varav::events
