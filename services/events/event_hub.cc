@@ -116,7 +116,7 @@ void EventHub::Follow() {
       // Nobody is watching: move on without reading the events. A watcher that registers later
       // reads anything older from the store (Read), and the tail fills again from here on.
       absl::MutexLock lock(&cache_mu_);
-      tail_.clear();
+      ClearTailLocked();
       loaded_sequence_.store(durable, std::memory_order_release);
       seen = durable;
     } else if (durable > seen) {
@@ -137,7 +137,8 @@ void EventHub::LoadTail(uint64_t after, uint64_t durable) {
   if (durable - after > capacity) from = durable - capacity;
   while (from < durable && !stopping_.load(std::memory_order_acquire)) {
     const int chunk = static_cast<int>(std::min<uint64_t>(durable - from, kLoadChunk));
-    absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(from, chunk);
+    absl::StatusOr<std::vector<v1::Event>> events =
+        store_->ReadEvents(from, chunk, options_.batch_bytes);
     if (!events.ok() || events->empty()) return;
     // Serialized before taking the lock, which watchers reading the tail wait for.
     std::vector<std::shared_ptr<const HubEvent>> loaded;
@@ -147,13 +148,21 @@ void EventHub::LoadTail(uint64_t after, uint64_t durable) {
     }
     absl::MutexLock lock(&cache_mu_);
     // Skipping ahead (a burst larger than the cache) breaks contiguity: start over.
-    if (!tail_.empty() && tail_.back()->event.global_sequence() != from) tail_.clear();
-    if (tail_.empty() && loaded_sequence_.load(std::memory_order_relaxed) != from) tail_.clear();
+    if (!tail_.empty() && tail_.back()->event.global_sequence() != from) ClearTailLocked();
+    if (tail_.empty() && loaded_sequence_.load(std::memory_order_relaxed) != from) {
+      ClearTailLocked();
+    }
     for (std::shared_ptr<const HubEvent>& event : loaded) {
       from = event->event.global_sequence();
+      tail_bytes_ += event->wire.size();
       tail_.push_back(std::move(event));
     }
-    while (tail_.size() > capacity) tail_.pop_front();
+    // The newest event stays even when it alone is over the byte bound.
+    while (tail_.size() > capacity ||
+           (tail_.size() > 1 && tail_bytes_ > options_.tail_cache_bytes)) {
+      tail_bytes_ -= tail_.front()->wire.size();
+      tail_.pop_front();
+    }
     loaded_sequence_.store(std::max(from, loaded_sequence_.load(std::memory_order_relaxed)),
                            std::memory_order_release);
   }
@@ -171,7 +180,11 @@ absl::StatusOr<std::vector<std::shared_ptr<const HubEvent>>> EventHub::Read(uint
     if (!tail_.empty() && tail_.front()->event.global_sequence() <= after + 1) {
       size_t index = static_cast<size_t>(after + 1 - tail_.front()->event.global_sequence());
       out.reserve(std::min<size_t>(limit, tail_.size() - index));
+      size_t bytes = 0;
       for (; index < tail_.size() && static_cast<int>(out.size()) < limit; ++index) {
+        const size_t size = tail_[index]->wire.size();
+        if (!out.empty() && bytes + size > options_.batch_bytes) break;
+        bytes += size;
         out.push_back(tail_[index]);
       }
       return out;
@@ -179,7 +192,8 @@ absl::StatusOr<std::vector<std::shared_ptr<const HubEvent>>> EventHub::Read(uint
   }
   // Older than the cache: a replaying or lagging watcher reads the store itself.
   const int want = static_cast<int>(std::min<uint64_t>(loaded - after, limit));
-  absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(after, want);
+  absl::StatusOr<std::vector<v1::Event>> events =
+      store_->ReadEvents(after, want, options_.batch_bytes);
   if (!events.ok()) return events.status();
   out.reserve(events->size());
   for (v1::Event& event : *events) {

@@ -56,14 +56,18 @@
 namespace varav::events {
 
 struct EventHubOptions {
-  // Default 4096: newest durable events kept in memory for watchers that are caught up, so that
-  // a new event is read from RocksDB once and not once per watcher. Older reads go to the store.
+  // Default 4096 and 64 MiB (of serialized events): newest durable events kept in memory for
+  // watchers that are caught up, so that a new event is read from RocksDB once and not once per
+  // watcher. Older reads go to the store.
   int tail_cache_events = 4096;
+  size_t tail_cache_bytes = 64 << 20;
   // Default 250 ms: longest wait of the follower between checks for shutdown; it also wakes
   // listeners this often so they can send heartbeats.
   absl::Duration poll_interval = absl::Milliseconds(250);
-  // Default 64: most events a watcher reads (and holds) at a time.
+  // Default 64 and 4 MiB (of serialized events, at least one event): most a watcher reads (and
+  // holds) at a time, so that a watcher costs bounded memory however large the events are.
   int batch_size = 64;
+  size_t batch_bytes = 4 << 20;
   // Default 8: batches a filtered watcher scans in one turn before it yields with a heartbeat, so
   // a filter that matches nothing in a long replay does not hold a callback thread.
   int max_batches_per_turn = 8;
@@ -160,6 +164,10 @@ class EventHub {
   void Notify(Shard& shard);
   // Reads (after, durable] into the tail cache, keeping at most tail_cache_events.
   void LoadTail(uint64_t after, uint64_t durable) ABSL_LOCKS_EXCLUDED(cache_mu_);
+  void ClearTailLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_) {
+    tail_.clear();
+    tail_bytes_ = 0;
+  }
   void WakeAll(uint64_t durable);
   Shard& ShardOf(Listener* listener);
 
@@ -177,6 +185,8 @@ class EventHub {
   mutable absl::Mutex cache_mu_;
   // Consecutive events ending at loaded_sequence_.
   std::deque<std::shared_ptr<const HubEvent>> tail_ ABSL_GUARDED_BY(cache_mu_);
+  // Serialized bytes of the events in tail_.
+  size_t tail_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
 
   absl::Mutex agency_mu_;
   absl::flat_hash_map<std::string, std::string> agencies_ ABSL_GUARDED_BY(agency_mu_);

@@ -416,6 +416,30 @@ TEST_F(WatchTest, SlowConsumerCostsBoundedMemoryAndDoesNotBlockWriters) {
   EXPECT_THAT(Sequences(rest), ElementsAreArray(Range(2, last)));
 }
 
+// Large events: what a watcher reads at a time, and what the hub keeps, is bounded in bytes.
+TEST_F(WatchTest, ReadsLargeEventsInBatchesBoundedInBytes) {
+  Stop();
+  Start({.tail_cache_bytes = 2 << 20, .batch_bytes = 1 << 20});
+  writer_->Register("big", "ria");
+  for (int i = 0; i < 8; ++i) writer_->Advance("big", 600'000);
+  // From the store (nothing is watching, so the tail is empty): two events of 600 KB exceed the
+  // 1 MiB batch, so each read returns one.
+  auto batch = hub_->Read(1, 64);
+  ASSERT_THAT(batch, IsOk());
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ((*batch)[0]->event.global_sequence(), 2u);
+  // A watcher still receives every event, in order.
+  auto stream = Watch(0);
+  std::vector<uint64_t> seen;
+  while (seen.size() < 9) {
+    v1::WatchEventsResponse r;
+    if (!stream->reader->Read(&r)) break;
+    if (r.has_event()) seen.push_back(r.event().global_sequence());
+  }
+  ASSERT_EQ(seen.size(), 9u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+}
+
 TEST(WatchHeartbeatTest, FilteredWatcherLearnsTheScannedSequenceFromHeartbeats) {
   TempDir dir("heartbeat");
   auto opened = store::Store::Open({.path = dir.path("db"), .sync = false});
