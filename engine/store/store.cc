@@ -360,6 +360,14 @@ Store::Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db,
       service_cache_(std::make_unique<ServiceCache>(options_.service_cache_entries)) {}
 
 Store::~Store() {
+  // A clean close leaves nothing in the write-ahead log to replay: the next Open reads only the
+  // table files (RocksDB flushes on close only when the WAL is off). After a failed write nothing
+  // more is written.
+  if (!failed_.load()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    db_->Flush(flush, cf_->all).PermitUncheckedError();
+  }
   for (rocksdb::ColumnFamilyHandle* h : cf_->all) {
     db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   }
@@ -377,6 +385,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   // Recovery keeps the longest intact WAL prefix; with writes appended in sequence order this is
   // what guarantees a gap-free event log after a crash.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Column families fill their write buffers at very different rates (events and evaluations
+  // quickly, services and indexes slowly): without a bound, one slow family keeps every log file
+  // alive and a restart replays all of them. Past this size the families holding the oldest log
+  // are flushed (RocksDB's tuning guide for many column families).
+  db_options.max_total_wal_size = options.max_total_wal_bytes;
 
   std::vector<std::string> existing;
   const bool fresh = !rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok();

@@ -88,6 +88,10 @@ struct StoreOptions {
   // Default 64 MiB: the block cache shared by every column family (uncompressed data, index and
   // filter blocks of the SST files).
   size_t block_cache_bytes = 64 << 20;
+  // Default 64 MiB: once the write-ahead log grows past this, the column families whose data keep
+  // its oldest file alive are flushed, so that a restart replays at most about this much log
+  // however seldom a column family is written.
+  uint64_t max_total_wal_bytes = 64 << 20;
 };
 
 // A gate evaluation, stored as opaque bytes (a serialized varav.v1.GateEvaluation).
