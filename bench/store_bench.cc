@@ -470,8 +470,9 @@ absl::Status Settle(const std::string& path) {
 // is a realistic one. Runs with the store's WAL sync off, then settles the store.
 absl::Status Preload(const std::string& path, const model::CompiledPack& pack,
                      const Dossier& dossier, int n, const std::vector<int>& hot) {
-  VARAV_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store,
-                         store::Store::Open({.path = path, .sync = false}));
+  VARAV_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::Store> store,
+      store::Store::Open({.path = path, .index_terms = core::PortfolioIndexTerms, .sync = false}));
   std::vector<bool> is_hot(n, false);
   for (int i : hot) is_hot[i] = true;
   const int threads = std::max(1, absl::GetFlag(FLAGS_preload_threads));
@@ -631,6 +632,7 @@ Measurement Measure(int threads, absl::Duration duration, Body body) {
 // running server does not have.
 absl::StatusOr<std::unique_ptr<store::Store>> OpenForMeasurement(const std::string& path) {
   return store::Store::Open({.path = path,
+                             .index_terms = core::PortfolioIndexTerms,
                              .sync = true,
                              .create_if_missing = false,
                              .lock_stripes = absl::GetFlag(FLAGS_lock_stripes)});

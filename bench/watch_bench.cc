@@ -404,7 +404,8 @@ int Main() {
         (std::filesystem::temp_directory_path() / absl::StrCat("watch_bench_", getpid())).string();
   }
   std::filesystem::remove_all(dir);
-  auto opened = store::Store::Open({.path = dir, .sync = absl::GetFlag(FLAGS_sync)});
+  auto opened = store::Store::Open(
+      {.path = dir, .index_terms = core::PortfolioIndexTerms, .sync = absl::GetFlag(FLAGS_sync)});
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
     return 1;

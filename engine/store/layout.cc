@@ -86,13 +86,19 @@ std::optional<uint64_t> ParseGlobalEventKey(absl::string_view key) {
   return DecodeU64(key.substr(kGlobalEventPrefix.size()));
 }
 
-std::string IndexPrefix(absl::string_view index, absl::string_view value) {
-  return absl::StrCat(index, "/", value, kSep);
+std::string IndexPrefix(absl::Span<const std::pair<absl::string_view, absl::string_view>> terms) {
+  std::string out = "c/";
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (i > 0) out.push_back('\0');
+    absl::StrAppend(&out, terms[i].first, "\2", terms[i].second);
+  }
+  out.push_back('\1');
+  return out;
 }
 
-std::string IndexKey(absl::string_view index, absl::string_view value,
-                     absl::string_view service_id) {
-  return absl::StrCat(index, "/", value, kSep, service_id);
+bool IsValidIndexPart(absl::string_view part) {
+  return !part.empty() &&
+         part.find_first_of(absl::string_view("\0\1\2", 3)) == absl::string_view::npos;
 }
 
 std::string CursorKey(absl::string_view name) { return absl::StrCat("cursor/", name); }

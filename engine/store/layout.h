@@ -15,11 +15,7 @@
 // decisions     | <service_id>\0<gate>\0<cycle u32 BE>\0<number u32 BE> | varav.v1.Decision
 // events        | e/<global_sequence u64 BE>                             | varav.v1.Event
 //               | s/<service_id>\0<service_sequence u64 BE>              | <global_sequence u64 BE>
-// indexes       | agency/<agency>\0<service_id>                          | empty
-//               | stage/<stage>\0<service_id>                            | empty
-//               | status/<ServiceStatus enum name>\0<service_id>         | empty
-//               | awaiting/<panel>\0<service_id>                         | empty
-//               | ready/<0|1>\0<service_id>                              | empty
+// indexes       | c/<attr>\2<value>[\0<attr>\2<value>...]\1<service_id>   | empty
 // idempotency   | <request_id>                                           | varav.v1.RequestRecord
 // metadata      | format_version                                         | decimal ASCII, e.g. "1"
 //               | cursor/<name>                                          | <sequence u64 BE>
@@ -27,7 +23,12 @@
 //
 // Events are stored as the exact bytes their hash covers (deterministic serialization, see
 // event_chain.h); every other protobuf value uses the plain encoding, since nothing hashes it.
-// `ready/1` means the latest evaluation found the gate ready and is not stale.
+//
+// The portfolio index is composite: a service with index terms (attribute, value) gets one entry
+// for every non-empty subset of its attributes, with one of its values for each (attributes in
+// byte order), so that services with any combination of terms are one prefix scan in service id
+// order. The store's caller names the terms (StoreOptions::index_terms); attributes and values
+// never contain the bytes \0, \1 or \2.
 //
 // Thread safety: free functions without state.
 #pragma once
@@ -38,12 +39,15 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace varav::store {
 
 // Bumped whenever a key or value encoding above changes incompatibly; Store::Open refuses other
 // versions.
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
+// Version 1 had one index per attribute; Store::Open rebuilds the index of such a store.
+inline constexpr int kSingleIndexFormatVersion = 1;
 
 // Column family names, in the order Store opens them (after RocksDB's "default", which is unused).
 inline constexpr absl::string_view kServicesCf = "services";
@@ -98,10 +102,12 @@ std::string ServiceEventPrefix(absl::string_view service_id);
 // Parses the sequence out of a global event key; nullopt for anything else.
 std::optional<uint64_t> ParseGlobalEventKey(absl::string_view key);
 
-// indexes: `<index>/<value>\0<service_id>`.
-std::string IndexPrefix(absl::string_view index, absl::string_view value);
-std::string IndexKey(absl::string_view index, absl::string_view value,
-                     absl::string_view service_id);
+// indexes: the prefix of the entries of services that have all of `terms` (attribute, value),
+// which must be ordered by attribute with one value each; the entry of one service is the prefix
+// followed by its id.
+std::string IndexPrefix(absl::Span<const std::pair<absl::string_view, absl::string_view>> terms);
+// True when `part` may be an index attribute or value (non-empty, no \0, \1 or \2 byte).
+bool IsValidIndexPart(absl::string_view part);
 
 // metadata
 std::string CursorKey(absl::string_view name);

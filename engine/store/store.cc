@@ -199,11 +199,9 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultEventLimit = 100;
 constexpr int kMaxEventLimit = 10000;
-constexpr absl::string_view kIndexAgency = "agency";
-constexpr absl::string_view kIndexStage = "stage";
-constexpr absl::string_view kIndexStatus = "status";
-constexpr absl::string_view kIndexAwaiting = "awaiting";
-constexpr absl::string_view kIndexReady = "ready";
+// Most entries one service may have in the portfolio index (a guard against a terms function
+// gone wrong: 5 attributes with a few values each need about a hundred).
+constexpr size_t kMaxIndexEntries = 4096;
 
 rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
@@ -232,23 +230,61 @@ std::string NewEtag() {
   return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
 
-std::string StatusIndexValue(v1::ServiceStatus status) {
-  const std::string& name = v1::ServiceStatus_Name(status);
-  return name.empty() ? absl::StrCat(static_cast<int>(status)) : name;
-}
+using TermView = std::pair<absl::string_view, absl::string_view>;
 
-// The index entries a service state implies.
-std::set<std::string> IndexEntriesFor(const v1::Service& s) {
-  std::set<std::string> keys;
-  if (!s.agency().empty()) keys.insert(IndexKey(kIndexAgency, s.agency(), s.id()));
-  if (!s.stage().empty()) keys.insert(IndexKey(kIndexStage, s.stage(), s.id()));
-  keys.insert(IndexKey(kIndexStatus, StatusIndexValue(s.status()), s.id()));
-  for (const std::string& panel : s.awaiting_panels()) {
-    keys.insert(IndexKey(kIndexAwaiting, panel, s.id()));
+// The composite index entries of a service with `terms` (see layout.h): for every non-empty subset
+// of its attributes and every choice of one value per attribute in it, the prefix of those terms
+// followed by the service id.
+absl::StatusOr<std::set<std::string>> CompositeKeys(std::vector<IndexTerm> terms,
+                                                    absl::string_view service_id) {
+  std::sort(terms.begin(), terms.end(), [](const IndexTerm& a, const IndexTerm& b) {
+    return std::tie(a.attribute, a.value) < std::tie(b.attribute, b.value);
+  });
+  terms.erase(std::unique(terms.begin(), terms.end(),
+                          [](const IndexTerm& a, const IndexTerm& b) {
+                            return a.attribute == b.attribute && a.value == b.value;
+                          }),
+              terms.end());
+  // The values of each attribute, attributes in order.
+  std::vector<std::pair<absl::string_view, std::vector<absl::string_view>>> attributes;
+  for (const IndexTerm& t : terms) {
+    if (!IsValidIndexPart(t.attribute) || !IsValidIndexPart(t.value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index term '", Printable(t.attribute), "' = '", Printable(t.value),
+                       "' of service '", service_id, "' is empty or holds a byte below 0x03"));
+    }
+    if (attributes.empty() || attributes.back().first != t.attribute) {
+      attributes.emplace_back(t.attribute, std::vector<absl::string_view>());
+    }
+    attributes.back().second.push_back(t.value);
   }
-  const bool ready =
-      s.has_latest_evaluation() && s.latest_evaluation().ready() && !s.latest_evaluation().stale();
-  keys.insert(IndexKey(kIndexReady, ready ? "1" : "0", s.id()));
+  if (attributes.size() > 12) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "service '", service_id, "' has ", attributes.size(), " index attributes; at most 12"));
+  }
+  std::set<std::string> keys;
+  std::vector<TermView> chosen;
+  // Depth-first over the attributes: leave each out, or take each of its values.
+  std::function<absl::Status(size_t)> visit = [&](size_t i) -> absl::Status {
+    if (i == attributes.size()) {
+      if (chosen.empty()) return absl::OkStatus();
+      if (keys.size() >= kMaxIndexEntries) {
+        return absl::InvalidArgumentError(absl::StrCat("service '", service_id,
+                                                       "' would need more than ", kMaxIndexEntries,
+                                                       " index entries"));
+      }
+      keys.insert(absl::StrCat(IndexPrefix(chosen), service_id));
+      return absl::OkStatus();
+    }
+    VARAV_RETURN_IF_ERROR(visit(i + 1));
+    for (absl::string_view value : attributes[i].second) {
+      chosen.emplace_back(attributes[i].first, value);
+      VARAV_RETURN_IF_ERROR(visit(i + 1));
+      chosen.pop_back();
+    }
+    return absl::OkStatus();
+  };
+  VARAV_RETURN_IF_ERROR(visit(0));
   return keys;
 }
 
@@ -478,11 +514,15 @@ absl::Status Store::Initialize(bool fresh) {
     return FromRocksDb(s, "reading the store format version");
   } else {
     int stored = 0;
-    if (!absl::SimpleAtoi(version, &stored) || stored != kFormatVersion) {
+    if (!absl::SimpleAtoi(version, &stored) ||
+        (stored != kFormatVersion && stored != kSingleIndexFormatVersion)) {
       return absl::FailedPreconditionError(
           absl::StrCat("store at '", options_.path, "' has format version '", version,
-                       "'; this build reads format version ", kFormatVersion));
+                       "'; this build reads format versions ", kSingleIndexFormatVersion, " and ",
+                       kFormatVersion));
     }
+    // Version 1 differs only in its index: rebuilt here, once, before anything reads it.
+    if (stored == kSingleIndexFormatVersion) VARAV_RETURN_IF_ERROR(RebuildIndex());
   }
 
   uint64_t last = 0;
@@ -840,10 +880,23 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   }
 
   next.set_etag(NewEtag());
-  {
-    const std::set<std::string> before =
-        old != nullptr ? IndexEntriesFor(*old) : std::set<std::string>();
-    const std::set<std::string> after = IndexEntriesFor(next);
+  if (options_.index_terms) {
+    std::vector<IndexTerm> old_terms;
+    if (old != nullptr) old_terms = options_.index_terms(*old);
+    std::vector<IndexTerm> new_terms = options_.index_terms(next);
+    auto same = [](const IndexTerm& a, const IndexTerm& b) {
+      return a.attribute == b.attribute && a.value == b.value;
+    };
+    const bool unchanged = old != nullptr && old_terms.size() == new_terms.size() &&
+                           std::equal(old_terms.begin(), old_terms.end(), new_terms.begin(), same);
+    std::set<std::string> before;
+    std::set<std::string> after;
+    if (!unchanged) {
+      if (old != nullptr) {
+        VARAV_ASSIGN_OR_RETURN(before, CompositeKeys(std::move(old_terms), id));
+      }
+      VARAV_ASSIGN_OR_RETURN(after, CompositeKeys(std::move(new_terms), id));
+    }
     for (const std::string& key : before) {
       if (!after.contains(key)) batch.Delete(cf_->indexes, ToSlice(key));
     }
@@ -929,72 +982,106 @@ absl::StatusOr<v1::Service> Store::GetService(absl::string_view service_id) {
   return *service;
 }
 
-absl::StatusOr<ServicePage> Store::ListServicesBy(ServiceIndex index, absl::string_view value,
-                                                  int page_size, absl::string_view page_token) {
+absl::Status Store::RebuildIndex() {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  // Everything in the index family is index; the new entries follow in batches, and the version
+  // is written last, so a crash on the way leaves a version-1 store that is rebuilt again.
+  std::unique_ptr<rocksdb::Iterator> old(db_->NewIterator(rocksdb::ReadOptions(), cf_->indexes));
+  old->SeekToFirst();
+  if (old->Valid()) {
+    const std::string first = old->key().ToString();
+    old->SeekToLast();
+    std::string end = old->key().ToString();
+    end.push_back('\0');
+    VARAV_RETURN_IF_ERROR(
+        FromRocksDb(db_->DeleteRange(write_options, cf_->indexes, ToSlice(first), ToSlice(end)),
+                    "clearing the old index"));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(old->status(), "scanning the old index"));
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->services));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::Service service;
+    VARAV_RETURN_IF_ERROR(ParseValue(ToView(it->value()), service,
+                                     absl::StrCat("service '", ToView(it->key()), "'")));
+    VARAV_ASSIGN_OR_RETURN(const std::set<std::string> keys, IndexKeysOf(service));
+    for (const std::string& key : keys) batch.Put(cf_->indexes, ToSlice(key), rocksdb::Slice());
+    if (batch.GetDataSize() > (4 << 20)) {
+      VARAV_RETURN_IF_ERROR(FromRocksDb(db_->Write(write_options, &batch), "rebuilding the index"));
+      batch.Clear();
+    }
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning services"));
+  batch.Put(cf_->metadata, ToSlice(kFormatVersionKey), absl::StrCat(kFormatVersion));
+  return FromRocksDb(db_->Write(write_options, &batch), "rebuilding the index");
+}
+
+absl::StatusOr<std::set<std::string>> Store::IndexKeysOf(const v1::Service& service) const {
+  if (!options_.index_terms) return std::set<std::string>();
+  return CompositeKeys(options_.index_terms(service), service.id());
+}
+
+absl::StatusOr<ServicePage> Store::ListServicesBy(const std::vector<IndexTerm>& filter,
+                                                  int page_size, absl::string_view page_token,
+                                                  size_t max_bytes) {
   if (page_size <= 0) page_size = kDefaultPageSize;
   page_size = std::min(page_size, kMaxPageSize);
-  std::string prefix;
-  switch (index) {
-    case ServiceIndex::kAll:
-      break;
-    case ServiceIndex::kAgency:
-      prefix = IndexPrefix(kIndexAgency, value);
-      break;
-    case ServiceIndex::kStage:
-      prefix = IndexPrefix(kIndexStage, value);
-      break;
-    case ServiceIndex::kStatus:
-      prefix = IndexPrefix(kIndexStatus, value);
-      break;
-    case ServiceIndex::kAwaiting:
-      prefix = IndexPrefix(kIndexAwaiting, value);
-      break;
-    case ServiceIndex::kReady:
-      prefix = IndexPrefix(kIndexReady, value);
-      break;
+  std::vector<TermView> terms;
+  for (const IndexTerm& t : filter) {
+    if (!IsValidIndexPart(t.attribute) || !IsValidIndexPart(t.value)) {
+      return absl::InvalidArgumentError(
+          "index filter: attributes and values must be non-empty, without bytes below 0x03");
+    }
+    terms.emplace_back(t.attribute, t.value);
   }
-  if (index != ServiceIndex::kAll && !IsValidKeyPart(value)) {
-    return absl::InvalidArgumentError("index value must be non-empty and contain no NUL byte");
+  std::sort(terms.begin(), terms.end());
+  for (size_t i = 1; i < terms.size(); ++i) {
+    if (terms[i].first == terms[i - 1].first) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index filter: attribute '", terms[i].first, "' is given more than once"));
+    }
   }
+  const bool all = terms.empty();
+  const std::string prefix = all ? std::string() : IndexPrefix(terms);
 
   rocksdb::ReadOptions read_options;
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   read_options.snapshot = snapshot;
   ServicePage page;
   absl::Status status = [&]() -> absl::Status {
-    rocksdb::ColumnFamilyHandle* cf = index == ServiceIndex::kAll ? cf_->services : cf_->indexes;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(read_options, all ? cf_->services : cf_->indexes));
     const std::string start = absl::StrCat(prefix, page_token);
     it->Seek(ToSlice(start));
     if (!page_token.empty() && it->Valid() && ToView(it->key()) == start) it->Next();
-    std::vector<std::string> ids;
+    size_t bytes = 0;
+    std::string value;
     for (; it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
-      if (static_cast<int>(ids.size()) == page_size) {
-        page.next_page_token = ids.back();
+      const absl::string_view service_id = ToView(it->key()).substr(prefix.size());
+      absl::string_view record;
+      if (all) {
+        record = ToView(it->value());
+      } else {
+        rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &value);
+        if (s.IsNotFound()) {
+          return absl::DataLossError(absl::StrCat("index entry ", Printable(ToView(it->key())),
+                                                  " names a missing service"));
+        }
+        VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+        record = value;
+      }
+      const bool full = static_cast<int>(page.services.size()) == page_size ||
+                        (!page.services.empty() && bytes + record.size() > max_bytes);
+      if (full) {
+        page.next_page_token = page.services.back().id();
         break;
       }
-      std::string service_id(ToView(it->key()).substr(prefix.size()));
-      if (index == ServiceIndex::kAll) {
-        v1::Service& service = page.services.emplace_back();
-        VARAV_RETURN_IF_ERROR(
-            ParseValue(ToView(it->value()), service, absl::StrCat("service '", service_id, "'")));
-      }
-      ids.push_back(std::move(service_id));
-    }
-    VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "listing services"));
-    if (index == ServiceIndex::kAll) return absl::OkStatus();
-    for (const std::string& service_id : ids) {
-      std::string bytes;
-      rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
-      if (s.IsNotFound()) {
-        return absl::DataLossError(absl::StrCat("index entry ", Printable(prefix + service_id),
-                                                " names a missing service"));
-      }
-      VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
-      VARAV_RETURN_IF_ERROR(ParseValue(bytes, page.services.emplace_back(),
+      bytes += record.size();
+      VARAV_RETURN_IF_ERROR(ParseValue(record, page.services.emplace_back(),
                                        absl::StrCat("service '", service_id, "'")));
     }
-    return absl::OkStatus();
+    return FromRocksDb(it->status(), "listing services");
   }();
   db_->ReleaseSnapshot(snapshot);
   VARAV_RETURN_IF_ERROR(status);
@@ -1112,10 +1199,23 @@ absl::StatusOr<ServiceState> Store::LoadSnapshot(absl::string_view service_id) {
 }
 
 absl::StatusOr<std::vector<v1::OutputRevision>> Store::ListOutputRevisions(
-    absl::string_view service_id, absl::string_view output_type) {
-  VARAV_ASSIGN_OR_RETURN(
-      auto out, ScanPrefix<v1::OutputRevision>(*db_, cf_->outputs,
-                                               OutputPrefix(service_id, output_type), "output"));
+    absl::string_view service_id, absl::string_view output_type, uint32_t after_revision,
+    size_t max_bytes) {
+  const std::string prefix = OutputPrefix(service_id, output_type);
+  std::vector<v1::OutputRevision> out;
+  size_t bytes = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->outputs));
+  it->Seek(ToSlice(after_revision > 0 && !output_type.empty()
+                       ? OutputKey(service_id, output_type, after_revision + 1)
+                       : prefix));
+  for (; it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    const absl::string_view value = ToView(it->value());
+    if (!out.empty() && bytes + value.size() > max_bytes) break;
+    bytes += value.size();
+    VARAV_RETURN_IF_ERROR(ParseValue(value, out.emplace_back(),
+                                     absl::StrCat("output ", Printable(ToView(it->key())))));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "listing outputs"));
   VARAV_RETURN_IF_ERROR(ReadBarrier());
   return out;
 }
@@ -1416,7 +1516,8 @@ absl::Status Store::CheckConsistency() {
                                                   "' names id '", service.id(), "'"));
         }
         VARAV_RETURN_IF_ERROR(VerifyChainAt(read_options, service_id, service));
-        expected_index.merge(IndexEntriesFor(service));
+        VARAV_ASSIGN_OR_RETURN(std::set<std::string> keys, IndexKeysOf(service));
+        expected_index.merge(keys);
       }
       VARAV_RETURN_IF_ERROR(FromRocksDb(it->status(), "scanning services"));
     }

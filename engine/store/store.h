@@ -46,6 +46,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,9 +67,22 @@ struct ReadOptions;
 
 namespace varav::store {
 
+// One term a service is found by in the portfolio index: an attribute and one of its values, e.g.
+// {"stage", "envision"}. Both non-empty, without the bytes \0, \1 or \2. A service may have
+// several values of one attribute (the panels it awaits, say).
+struct IndexTerm {
+  std::string attribute;
+  std::string value;
+};
+// The index terms of a service record. Must be a pure function of the record.
+using IndexTermsFn = std::function<std::vector<IndexTerm>(const v1::Service&)>;
+
 struct StoreOptions {
   // Directory of the RocksDB database. Required.
   std::string path;
+  // Default none: the terms services are indexed by (see IndexTerm, ListServicesBy); without it
+  // only the listing of all services works. What the terms mean is the caller's business.
+  IndexTermsFn index_terms;
   // Default true: a commit is acknowledged only after the WAL is fsynced. False trades durability
   // across an OS crash or power loss for latency (a process crash still loses nothing written).
   bool sync = true;
@@ -154,16 +168,6 @@ struct CommitResult {
   std::string response;
 };
 
-// Secondary indexes over services (see layout.h).
-enum class ServiceIndex {
-  kAll,       // every service, by id; `value` is ignored
-  kAgency,    // value: agency id
-  kStage,     // value: stage id
-  kStatus,    // value: ServiceStatus enum name, e.g. "SERVICE_STATUS_IN_REVIEW"
-  kAwaiting,  // value: panel id that still has to decide at the gate under review
-  kReady,     // value: "1" (latest evaluation ready and not stale) or "0"
-};
-
 // Everything a command on one service reads, from one consistent RocksDB snapshot
 // (Store::LoadSnapshot).
 struct ServiceState {
@@ -228,17 +232,24 @@ class Store {
   // Every read already returns durable data only (see the file comment); callers that answer from
   // reads without committing call this to refuse answering from a store that has failed.
   absl::Status ReadBarrier();
-  // Services in an index, ordered by service id, `page_size` (1..1000, default 50 when <= 0) at a
-  // time. Cost is O(page). The token is the last service id of the previous page.
-  absl::StatusOr<ServicePage> ListServicesBy(ServiceIndex index, absl::string_view value,
-                                             int page_size, absl::string_view page_token);
+  // The services that have every term of `filter` (at most one value per attribute; empty: every
+  // service), ordered by service id, `page_size` (1..1000, default 50 when <= 0) at a time and at
+  // most `max_bytes` of records (the first always comes). Cost is O(page) for any combination of
+  // terms. The token is the last service id of the previous page. InvalidArgument for a
+  // malformed filter.
+  absl::StatusOr<ServicePage> ListServicesBy(const std::vector<IndexTerm>& filter, int page_size,
+                                             absl::string_view page_token,
+                                             size_t max_bytes = std::numeric_limits<size_t>::max());
 
   // `revision` 0 means the latest revision.
   absl::StatusOr<v1::OutputRevision> GetOutput(absl::string_view service_id,
                                                absl::string_view output_type, uint32_t revision);
-  // Every revision of `output_type` (of every type when empty), by type then revision.
+  // The revisions of `output_type` (of every type when empty), by type then revision: those after
+  // `after_revision` (of the one type), no more than fit in `max_bytes` of stored records (the
+  // first always comes).
   absl::StatusOr<std::vector<v1::OutputRevision>> ListOutputRevisions(
-      absl::string_view service_id, absl::string_view output_type);
+      absl::string_view service_id, absl::string_view output_type, uint32_t after_revision = 0,
+      size_t max_bytes = std::numeric_limits<size_t>::max());
 
   absl::StatusOr<v1::Assessment> GetAssessment(absl::string_view service_id,
                                                absl::string_view principle);
@@ -315,8 +326,13 @@ class Store {
   class ServiceCache;
 
   Store(StoreOptions options, std::unique_ptr<rocksdb::DB> db, std::unique_ptr<Handles> handles);
-  // Checks (or, on a fresh store, writes) the format version and loads the sequence counters.
+  // Checks (or, on a fresh store, writes) the format version, rebuilds the index of a store of
+  // the previous format, and loads the sequence counters.
   absl::Status Initialize(bool fresh);
+  // Replaces the whole portfolio index with the entries the service records imply.
+  absl::Status RebuildIndex();
+  // The index entries of `service` (StoreOptions::index_terms); InvalidArgument for bad terms.
+  absl::StatusOr<std::set<std::string>> IndexKeysOf(const v1::Service& service) const;
 
   // One commit between its preparation (under its stripe locks) and the end of its group write
   // (defined in store.cc).

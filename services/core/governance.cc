@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
+#include "engine/lifecycle/portfolio.h"
 #include "engine/store/event_chain.h"
 #include "services/core/request_util.h"
 
@@ -176,6 +177,14 @@ struct Governance::MutationCall {
   absl::Time now;
   const cel::Interrupt* interrupt = nullptr;
 };
+
+std::vector<store::IndexTerm> PortfolioIndexTerms(const v1::Service& service) {
+  std::vector<store::IndexTerm> terms;
+  for (lifecycle::PortfolioTerm& t : lifecycle::PortfolioTerms(service)) {
+    terms.push_back({.attribute = std::move(t.attribute), .value = std::move(t.value)});
+  }
+  return terms;
+}
 
 Governance::Governance(store::Store* store, const model::PackRegistry* registry,
                        GovernanceOptions options)

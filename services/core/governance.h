@@ -27,11 +27,10 @@
 // (even when its etag has gone stale since), a different request under the same id is
 // INVALID_ARGUMENT. Without a request_id there is no idempotency.
 //
-// Listing with several filters (ListServices): the store keeps one index per filter; the layer
-// walks the most selective index that is set (awaiting panel, then ready = true, agency, stage,
-// status, ready = false) and keeps the services that match every other filter, scanning at most
-// kMaxListScan candidates per call, so a call costs O(page + scan bound) and a page may hold
-// fewer services than page_size while next_page_token is set.
+// Listing (ListServices): the store indexes every service by its portfolio terms
+// (lifecycle/portfolio.h) for every combination of them, so any combination of filters is one
+// index scan and a call costs O(page). The store must be opened with
+// `.index_terms = PortfolioIndexTerms`.
 //
 // Deadlines: the methods that evaluate CEL (every mutation re-evaluates the gate; CheckGate,
 // GetGateStatus's dry runs, EvaluateExpression) take the call's `interrupt`. When it stops an
@@ -44,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -71,11 +71,12 @@ struct GovernanceOptions {
   size_t snapshot_cache_entries = 4096;
 };
 
+// The index terms of a service (lifecycle::PortfolioTerms) as the store takes them: the
+// `StoreOptions::index_terms` of a store a Governance works on.
+std::vector<store::IndexTerm> PortfolioIndexTerms(const v1::Service& service);
+
 class Governance {
  public:
-  // Most candidate services one ListServices call inspects when filters are combined.
-  static constexpr int kMaxListScan = 5000;
-
   // `store` and `registry` are not owned and must outlive this object.
   Governance(store::Store* store, const model::PackRegistry* registry,
              GovernanceOptions options = {});

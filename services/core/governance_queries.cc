@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
+#include "engine/lifecycle/portfolio.h"
 #include "engine/model/activation.h"
 #include "engine/store/event_chain.h"
 #include "services/core/governance.h"
@@ -34,23 +35,6 @@ absl::Status MayRead(const Principal& principal) {
   if (principal.MayRead()) return absl::OkStatus();
   return absl::PermissionDeniedError(
       absl::StrCat("principal '", principal.id, "' holds no role and may not read"));
-}
-
-bool ReadyForReview(const v1::Service& s) {
-  return s.latest_evaluation().ready() && !s.latest_evaluation().stale();
-}
-
-bool Matches(const v1::Service& s, const v1::ListServicesRequest& r) {
-  if (!r.agency().empty() && s.agency() != r.agency()) return false;
-  if (!r.stage().empty() && s.stage() != r.stage()) return false;
-  if (r.status() != v1::SERVICE_STATUS_UNSPECIFIED && s.status() != r.status()) return false;
-  if (r.has_ready_for_review() && ReadyForReview(s) != r.ready_for_review()) return false;
-  if (!r.awaiting_panel().empty() &&
-      std::find(s.awaiting_panels().begin(), s.awaiting_panels().end(), r.awaiting_panel()) ==
-          s.awaiting_panels().end()) {
-    return false;
-  }
-  return true;
 }
 
 // Expected outputs of `gate` that are neither submitted nor among `also_present`, by id.
@@ -99,54 +83,32 @@ absl::StatusOr<v1::ListServicesResponse> Governance::ListServices(
   VARAV_ASSIGN_OR_RETURN(std::string cursor, DecodePageToken(request.page_token(), scope));
   VARAV_RETURN_IF_ERROR(MayRead(principal));
 
-  // Walk the index that is likely to hold the fewest services (see the header comment).
-  store::ServiceIndex index = store::ServiceIndex::kAll;
-  std::string value;
+  // Every combination of filters is one scan of the composite index (see the header comment).
+  std::vector<store::IndexTerm> filter;
+  if (!request.agency().empty()) {
+    filter.push_back({std::string(lifecycle::kTermAgency), request.agency()});
+  }
+  if (!request.stage().empty()) {
+    filter.push_back({std::string(lifecycle::kTermStage), request.stage()});
+  }
+  if (request.status() != v1::SERVICE_STATUS_UNSPECIFIED) {
+    filter.push_back(
+        {std::string(lifecycle::kTermStatus), lifecycle::StatusTerm(request.status())});
+  }
+  if (request.has_ready_for_review()) {
+    filter.push_back(
+        {std::string(lifecycle::kTermReady), lifecycle::ReadyTerm(request.ready_for_review())});
+  }
   if (!request.awaiting_panel().empty()) {
-    index = store::ServiceIndex::kAwaiting;
-    value = request.awaiting_panel();
-  } else if (request.has_ready_for_review() && request.ready_for_review()) {
-    index = store::ServiceIndex::kReady;
-    value = "1";
-  } else if (!request.agency().empty()) {
-    index = store::ServiceIndex::kAgency;
-    value = request.agency();
-  } else if (!request.stage().empty()) {
-    index = store::ServiceIndex::kStage;
-    value = request.stage();
-  } else if (request.status() != v1::SERVICE_STATUS_UNSPECIFIED) {
-    index = store::ServiceIndex::kStatus;
-    value = v1::ServiceStatus_Name(request.status());
-  } else if (request.has_ready_for_review()) {
-    index = store::ServiceIndex::kReady;
-    value = "0";
+    filter.push_back({std::string(lifecycle::kTermAwaiting), request.awaiting_panel()});
   }
-
+  VARAV_ASSIGN_OR_RETURN(store::ServicePage page,
+                         store_->ListServicesBy(filter, page_size, cursor, kMaxPageBytes));
   v1::ListServicesResponse response;
-  // A single filter needs no post-filtering, so the chunk is the page; with several, read ahead.
-  const int chunk = std::min(1000, std::max(page_size, 100));
-  int scanned = 0;
-  bool more = true;
-  while (more && response.services_size() < page_size && scanned < kMaxListScan) {
-    VARAV_ASSIGN_OR_RETURN(store::ServicePage page,
-                           store_->ListServicesBy(index, value, chunk, cursor));
-    if (page.services.empty()) {
-      more = false;
-      break;
-    }
-    for (size_t i = 0; i < page.services.size(); ++i) {
-      v1::Service& s = page.services[i];
-      cursor = s.id();
-      ++scanned;
-      if (Matches(s, request)) *response.add_services() = std::move(s);
-      if (response.services_size() == page_size || scanned >= kMaxListScan) {
-        more = i + 1 < page.services.size() || !page.next_page_token.empty();
-        break;
-      }
-      if (i + 1 == page.services.size()) more = !page.next_page_token.empty();
-    }
+  for (v1::Service& s : page.services) *response.add_services() = std::move(s);
+  if (!page.next_page_token.empty()) {
+    response.set_next_page_token(EncodePageToken(scope, page.next_page_token));
   }
-  if (more) response.set_next_page_token(EncodePageToken(scope, cursor));
   return response;
 }
 
@@ -170,32 +132,56 @@ absl::StatusOr<v1::ListOutputsResponse> Governance::ListOutputs(
   VARAV_ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size(), 50));
   const std::string scope =
       absl::StrCat("outputs|", request.service_id(), "|", request.output_type());
-  VARAV_ASSIGN_OR_RETURN(const std::string after, DecodePageToken(request.page_token(), scope));
+  VARAV_ASSIGN_OR_RETURN(const std::string position, DecodePageToken(request.page_token(), scope));
+  // The position is "<type>" (continue after that type) or "<type>/<revision>" (continue that
+  // type after the revision: a page ends inside a type when its revisions fill the byte bound).
+  std::string after_type = position;
+  uint32_t after_revision = 0;
+  if (const size_t slash = position.find('/'); slash != std::string::npos) {
+    after_type = position.substr(0, slash);
+    if (!absl::SimpleAtoi(position.substr(slash + 1), &after_revision)) {
+      return absl::InvalidArgumentError("page_token: malformed");
+    }
+  }
   VARAV_RETURN_IF_ERROR(MayRead(principal));
   VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
 
   // The service record names every submitted type; read only the page's types.
-  std::vector<std::string> types;
-  for (const auto& [type, unused] : service.output_revisions()) {
+  std::vector<std::pair<std::string, uint32_t>> types;  // type, latest revision
+  for (const auto& [type, latest] : service.output_revisions()) {
     if (!request.output_type().empty() && type != request.output_type()) continue;
-    if (!after.empty() && type <= after) continue;
-    types.push_back(type);
+    if (!after_type.empty() && (type < after_type || (type == after_type && after_revision == 0))) {
+      continue;
+    }
+    types.emplace_back(type, latest);
   }
   std::sort(types.begin(), types.end());
   v1::ListOutputsResponse response;
-  for (const std::string& type : types) {
-    if (response.outputs_size() == page_size) {
+  size_t bytes = 0;
+  for (const auto& [type, latest] : types) {
+    if (response.outputs_size() == page_size || bytes >= kMaxPageBytes) {
       response.set_next_page_token(
           EncodePageToken(scope, response.outputs(response.outputs_size() - 1).output_type()));
       break;
     }
+    const uint32_t after = type == after_type ? after_revision : 0;
+    // The first revision of a page always comes, however large.
+    const size_t budget = bytes == 0 ? kMaxPageBytes : kMaxPageBytes - bytes;
     VARAV_ASSIGN_OR_RETURN(std::vector<v1::OutputRevision> revisions,
-                           store_->ListOutputRevisions(request.service_id(), type));
+                           store_->ListOutputRevisions(request.service_id(), type, after, budget));
     v1::OutputHistory* history = response.add_outputs();
     history->set_output_type(type);
+    history->set_latest_revision(latest);
     for (v1::OutputRevision& r : revisions) {
-      history->set_latest_revision(std::max(history->latest_revision(), r.revision()));
+      bytes += r.ByteSizeLong();
       *history->add_revisions() = std::move(r);
+    }
+    const uint32_t last = history->revisions_size() > 0
+                              ? history->revisions(history->revisions_size() - 1).revision()
+                              : latest;
+    if (last < latest) {
+      response.set_next_page_token(EncodePageToken(scope, absl::StrCat(type, "/", last)));
+      break;
     }
   }
   return response;

@@ -96,7 +96,8 @@ VaravServer::~VaravServer() { Shutdown(); }
 
 absl::Status VaravServer::Initialize() {
   const absl::Time start = absl::Now();
-  auto store = store::Store::Open({.path = options_.data_dir, .sync = options_.sync});
+  auto store = store::Store::Open(
+      {.path = options_.data_dir, .index_terms = core::PortfolioIndexTerms, .sync = options_.sync});
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat("data_dir ", options_.data_dir, ": ",
                                                             store.status().message()));

@@ -32,6 +32,7 @@ namespace varav::store {
 namespace {
 
 using testing::IsOk;
+using testing::PortfolioTerms;
 
 constexpr int kMinKills = 50;
 constexpr int kMaxKills = 60;
@@ -178,7 +179,8 @@ TEST(StoreCrashTest, KeepsEveryAcknowledgedCommitWholeAcrossRandomKills) {
     acknowledged.insert(run.acknowledged.begin(), run.acknowledged.end());
     if (::testing::Test::HasFailure()) break;
 
-    auto opened = Store::Open({.path = db, .create_if_missing = false});
+    auto opened =
+        Store::Open({.path = db, .index_terms = PortfolioTerms, .create_if_missing = false});
     if (!opened.ok() && absl::IsNotFound(opened.status())) continue;  // killed before creating
     ASSERT_THAT(opened, IsOk());
     Store& store = **opened;

@@ -26,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/store/store.h"
+#include "tests/engine/store/test_util.h"
 #include "varav/v1/resources.pb.h"
 
 namespace varav::store {
@@ -136,7 +137,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: crash_writer <db_dir> <run_id> <threads> <services>\n");
     return 1;
   }
-  auto store = varav::store::Store::Open({.path = argv[1]});
+  auto store = varav::store::Store::Open(
+      {.path = argv[1], .index_terms = varav::store::testing::PortfolioTerms});
   if (!store.ok()) {
     std::fprintf(stderr, "Open: %s\n", store.status().ToString().c_str());
     return 2;

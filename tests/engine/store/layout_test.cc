@@ -26,9 +26,17 @@ TEST(LayoutTest, SeparatesIdsSoThatOneIdIsNeverAPrefixMatchOfAnother) {
   const std::string prefix = OutputPrefix("a", "");
   EXPECT_NE(OutputKey("ab", "x", 1).substr(0, prefix.size()), prefix);
   EXPECT_EQ(OutputKey("a", "x", 1).substr(0, prefix.size()), prefix);
-  EXPECT_NE(IndexKey("agency", "rian", "s").substr(0, IndexPrefix("agency", "ria").size()),
-            IndexPrefix("agency", "ria"));
-  EXPECT_EQ(IndexKey("agency", "ria", "s"), std::string("agency/ria\0s", 12));
+  using Terms = std::vector<std::pair<absl::string_view, absl::string_view>>;
+  const std::string ria = IndexPrefix(Terms{{"agency", "ria"}});
+  EXPECT_NE(IndexPrefix(Terms{{"agency", "rian"}}).substr(0, ria.size()), ria);
+  EXPECT_EQ(ria, std::string("c/agency\2ria\1", 13));
+  // A set of terms is never a prefix of a larger set.
+  const std::string two = IndexPrefix(Terms{{"agency", "ria"}, {"stage", "plan"}});
+  EXPECT_EQ(two, std::string("c/agency\2ria\0stage\2plan\1", 24));
+  EXPECT_NE(two.substr(0, ria.size()), ria);
+  EXPECT_FALSE(IsValidIndexPart(std::string("a\1b", 3)));
+  EXPECT_FALSE(IsValidIndexPart(""));
+  EXPECT_TRUE(IsValidIndexPart("SERVICE_STATUS_ACTIVE"));
   EXPECT_EQ(DecisionPrefix("s", "A", 2),
             DecisionKey("s", "A", 2, 5).substr(0, DecisionPrefix("s", "A", 2).size()));
 }

@@ -1,5 +1,6 @@
 #include "engine/store/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -25,6 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::IsOk;
 using testing::MakeService;
+using testing::PortfolioTerms;
 using testing::RawDb;
 using testing::SharedOutput;
 using ::testing::SizeIs;
@@ -56,7 +58,7 @@ class StoreTest : public ::testing::Test {
 
   void Reopen(bool sync = true) {
     store_.reset();
-    auto opened = Store::Open({.path = DbPath(), .sync = sync});
+    auto opened = Store::Open({.path = DbPath(), .index_terms = PortfolioTerms, .sync = sync});
     ASSERT_THAT(opened, IsOk());
     store_ = std::move(opened).value();
   }
@@ -307,7 +309,7 @@ TEST_F(StoreTest, WritesNothingWhenAnyPartIsInvalid) {
   EXPECT_THAT(store_->GetOutput("svc", "budget", 1), StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_THAT(store_->LookupRequest("req-bad", "h"), IsOk());
   EXPECT_FALSE(store_->LookupRequest("req-bad", "h")->has_value());
-  auto planned = store_->ListServicesBy(ServiceIndex::kStage, "plan", 10, "");
+  auto planned = store_->ListServicesBy({{"stage", "plan"}}, 10, "");
   ASSERT_THAT(planned, IsOk());
   EXPECT_THAT(planned->services, IsEmpty());
   EXPECT_THAT(store_->CheckConsistency(), IsOk());
@@ -548,36 +550,36 @@ TEST_F(StoreTest, AnswersIndexQueriesWithPaging) {
     s.mutable_latest_evaluation()->set_ready(spec.ready);
     stored[spec.id] = Create(s);
   }
-  auto list = [&](ServiceIndex index, absl::string_view value) {
-    auto page = store_->ListServicesBy(index, value, 100, "");
+  auto list = [&](const std::vector<IndexTerm>& filter) {
+    auto page = store_->ListServicesBy(filter, 100, "");
     EXPECT_THAT(page, IsOk());
     return page.ok() ? Ids(page->services) : std::vector<std::string>{};
   };
-  EXPECT_THAT(list(ServiceIndex::kAgency, "emta"), ElementsAre("s3", "s7"));
-  EXPECT_THAT(list(ServiceIndex::kStage, "plan"), ElementsAre("s2", "s3"));
-  EXPECT_THAT(list(ServiceIndex::kStatus, "SERVICE_STATUS_IN_REVIEW"), ElementsAre("s2", "s3"));
-  EXPECT_THAT(list(ServiceIndex::kAwaiting, "it_funding_council"), ElementsAre("s2", "s3"));
-  EXPECT_THAT(list(ServiceIndex::kAwaiting, "business_panel"), ElementsAre("s2"));
-  EXPECT_THAT(list(ServiceIndex::kReady, "1"), ElementsAre("s2", "s3", "s5"));
-  EXPECT_THAT(list(ServiceIndex::kAgency, "nobody"), IsEmpty());
+  EXPECT_THAT(list({{"agency", "emta"}}), ElementsAre("s3", "s7"));
+  EXPECT_THAT(list({{"stage", "plan"}}), ElementsAre("s2", "s3"));
+  EXPECT_THAT(list({{"status", "SERVICE_STATUS_IN_REVIEW"}}), ElementsAre("s2", "s3"));
+  EXPECT_THAT(list({{"awaiting", "it_funding_council"}}), ElementsAre("s2", "s3"));
+  EXPECT_THAT(list({{"awaiting", "business_panel"}}), ElementsAre("s2"));
+  EXPECT_THAT(list({{"ready", "1"}}), ElementsAre("s2", "s3", "s5"));
+  EXPECT_THAT(list({{"agency", "nobody"}}), IsEmpty());
   // A prefix of another value must not match ("ri" vs "ria").
-  EXPECT_THAT(list(ServiceIndex::kAgency, "ri"), IsEmpty());
+  EXPECT_THAT(list({{"agency", "ri"}}), IsEmpty());
 
   // Paging through agency "ria" (s1, s2, s4, s5, s6) two at a time.
   std::vector<std::vector<std::string>> pages;
   std::string token;
   do {
-    auto page = store_->ListServicesBy(ServiceIndex::kAgency, "ria", 2, token);
+    auto page = store_->ListServicesBy({{"agency", "ria"}}, 2, token);
     ASSERT_THAT(page, IsOk());
     pages.push_back(Ids(page->services));
     token = page->next_page_token;
   } while (!token.empty() && pages.size() < 10);
   EXPECT_THAT(pages,
               ElementsAre(ElementsAre("s1", "s2"), ElementsAre("s4", "s5"), ElementsAre("s6")));
-  auto all = store_->ListServicesBy(ServiceIndex::kAll, "", 4, "");
+  auto all = store_->ListServicesBy({}, 4, "");
   ASSERT_THAT(all, IsOk());
   EXPECT_THAT(Ids(all->services), ElementsAre("s1", "s2", "s3", "s4"));
-  auto rest = store_->ListServicesBy(ServiceIndex::kAll, "", 4, all->next_page_token);
+  auto rest = store_->ListServicesBy({}, 4, all->next_page_token);
   ASSERT_THAT(rest, IsOk());
   EXPECT_THAT(Ids(rest->services), ElementsAre("s5", "s6", "s7"));
   EXPECT_TRUE(rest->next_page_token.empty());
@@ -589,12 +591,12 @@ TEST_F(StoreTest, AnswersIndexQueriesWithPaging) {
   next.clear_awaiting_panels();
   next.mutable_latest_evaluation()->set_stale(true);
   ASSERT_THAT(store_->Commit(Update(stored["s2"], next)), IsOk());
-  EXPECT_THAT(list(ServiceIndex::kStage, "plan"), ElementsAre("s3"));
-  EXPECT_THAT(list(ServiceIndex::kStage, "understand"), ElementsAre("s2"));
-  EXPECT_THAT(list(ServiceIndex::kStatus, "SERVICE_STATUS_IN_REVIEW"), ElementsAre("s3"));
-  EXPECT_THAT(list(ServiceIndex::kAwaiting, "business_panel"), IsEmpty());
-  EXPECT_THAT(list(ServiceIndex::kReady, "1"), ElementsAre("s3", "s5"));
-  EXPECT_THAT(list(ServiceIndex::kReady, "0"), ElementsAre("s1", "s2", "s4", "s6", "s7"));
+  EXPECT_THAT(list({{"stage", "plan"}}), ElementsAre("s3"));
+  EXPECT_THAT(list({{"stage", "understand"}}), ElementsAre("s2"));
+  EXPECT_THAT(list({{"status", "SERVICE_STATUS_IN_REVIEW"}}), ElementsAre("s3"));
+  EXPECT_THAT(list({{"awaiting", "business_panel"}}), IsEmpty());
+  EXPECT_THAT(list({{"ready", "1"}}), ElementsAre("s3", "s5"));
+  EXPECT_THAT(list({{"ready", "0"}}), ElementsAre("s1", "s2", "s4", "s6", "s7"));
   EXPECT_THAT(store_->CheckConsistency(), IsOk());
 }
 
@@ -690,7 +692,8 @@ TEST_F(TamperTest, DetectsATruncatedChainTail) {
 // must see that commit or a later one, never an older record a reader read before the commit.
 TEST_F(StoreTest, ServiceCacheNeverServesARecordOlderThanAnAcknowledgedCommit) {
   store_.reset();
-  auto opened = Store::Open({.path = DbPath(), .sync = false, .service_cache_entries = 2});
+  auto opened = Store::Open(
+      {.path = DbPath(), .index_terms = PortfolioTerms, .sync = false, .service_cache_entries = 2});
   ASSERT_THAT(opened, IsOk());
   store_ = std::move(opened).value();
 
@@ -751,7 +754,8 @@ TEST_F(StoreTest, ServiceCacheNeverServesARecordOlderThanAnAcknowledgedCommit) {
 
 TEST_F(StoreTest, WorksWithTheServiceCacheTurnedOff) {
   store_.reset();
-  auto opened = Store::Open({.path = DbPath(), .service_cache_entries = 0});
+  auto opened =
+      Store::Open({.path = DbPath(), .index_terms = PortfolioTerms, .service_cache_entries = 0});
   ASSERT_THAT(opened, IsOk());
   store_ = std::move(opened).value();
   const v1::Service created = Create(MakeService("svc-1"));
@@ -767,6 +771,118 @@ TEST_F(StoreTest, WorksWithTheServiceCacheTurnedOff) {
   EXPECT_THAT(store_->Commit(Update(created, next)), StatusIs(absl::StatusCode::kAborted, _));
 }
 
+// Any combination of terms is one prefix of the composite index: every filter combination lists
+// exactly the services that have all its terms, without scanning the others.
+TEST_F(StoreTest, ListsByEveryCombinationOfTermsExactly) {
+  const std::vector<std::string> agencies = {"ria", "emta", "ska"};
+  const std::vector<std::string> stages = {"envision", "plan", "understand"};
+  const std::vector<v1::ServiceStatus> statuses = {v1::SERVICE_STATUS_ACTIVE,
+                                                   v1::SERVICE_STATUS_IN_REVIEW};
+  std::vector<v1::Service> services;
+  for (int i = 0; i < 60; ++i) {
+    v1::Service s = MakeService(absl::StrCat("s", 100 + i), agencies[i % 3], stages[(i / 3) % 3],
+                                statuses[(i / 9) % 2]);
+    s.mutable_latest_evaluation()->set_ready(i % 4 == 0);
+    if (s.status() == v1::SERVICE_STATUS_IN_REVIEW) {
+      s.add_awaiting_panels("business_panel");
+      if (i % 2 == 0) s.add_awaiting_panels("it_funding_council");
+    }
+    services.push_back(Create(s));
+  }
+  auto matches = [](const v1::Service& s, const std::vector<IndexTerm>& filter) {
+    std::vector<IndexTerm> terms = PortfolioTerms(s);
+    return std::all_of(filter.begin(), filter.end(), [&](const IndexTerm& f) {
+      return std::any_of(terms.begin(), terms.end(), [&](const IndexTerm& t) {
+        return t.attribute == f.attribute && t.value == f.value;
+      });
+    });
+  };
+  const std::vector<std::vector<IndexTerm>> filters = {
+      {{"stage", "envision"}, {"status", "SERVICE_STATUS_IN_REVIEW"}},
+      {{"agency", "ria"}, {"stage", "plan"}},
+      {{"agency", "emta"}, {"ready", "1"}, {"status", "SERVICE_STATUS_ACTIVE"}},
+      {{"awaiting", "it_funding_council"}, {"agency", "ska"}},
+      {{"awaiting", "business_panel"}, {"ready", "0"}, {"stage", "understand"}},
+      {{"agency", "ria"},
+       {"awaiting", "business_panel"},
+       {"ready", "1"},
+       {"stage", "envision"},
+       {"status", "SERVICE_STATUS_IN_REVIEW"}},
+      {{"agency", "nobody"}, {"stage", "plan"}},
+  };
+  for (const std::vector<IndexTerm>& filter : filters) {
+    std::vector<std::string> expected;
+    for (const v1::Service& s : services) {
+      if (matches(s, filter)) expected.push_back(s.id());
+    }
+    // Paged three at a time: the pages together are exactly the matching services.
+    std::vector<std::string> listed;
+    std::string token;
+    do {
+      auto page = store_->ListServicesBy(filter, 3, token);
+      ASSERT_THAT(page, IsOk());
+      EXPECT_LE(page->services.size(), 3u);
+      for (const v1::Service& s : page->services) listed.push_back(s.id());
+      token = page->next_page_token;
+    } while (!token.empty());
+    EXPECT_EQ(listed, expected) << filter.size() << " terms, first " << filter[0].attribute;
+  }
+  EXPECT_THAT(store_->ListServicesBy({{"stage", "plan"}, {"stage", "envision"}}, 10, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than once")));
+  EXPECT_THAT(store_->ListServicesBy({{"stage", std::string("a\0b", 3)}}, 10, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("index filter")));
+  // A page is bounded in bytes as well: the first service always comes.
+  auto small = store_->ListServicesBy({{"agency", "ria"}}, 100, "", 1);
+  ASSERT_THAT(small, IsOk());
+  EXPECT_EQ(small->services.size(), 1u);
+  EXPECT_FALSE(small->next_page_token.empty());
+  EXPECT_THAT(store_->CheckConsistency(), IsOk());
+}
+
+// A store written by the format with one index per attribute opens with its index rebuilt.
+TEST_F(StoreTest, RebuildsTheIndexOfAStoreOfTheSingleIndexFormat) {
+  Create(MakeService("s1", "ria", "plan"));
+  Create(MakeService("s2", "emta", "plan"));
+  store_.reset();
+  {
+    auto raw = RawDb::Open(DbPath());
+    ASSERT_NE(raw, nullptr);
+    rocksdb::ColumnFamilyHandle* indexes = raw->cf(kIndexesCf);
+    std::unique_ptr<rocksdb::Iterator> it(raw->db()->NewIterator({}, indexes));
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.push_back(it->key().ToString());
+    for (const std::string& k : keys) ASSERT_TRUE(raw->db()->Delete({}, indexes, k).ok());
+    // What format 1 kept: agency/<agency>\0<id>, ...
+    ASSERT_TRUE(
+        raw->db()->Put({}, indexes, std::string("agency/ria\0s1", 13), rocksdb::Slice()).ok());
+    ASSERT_TRUE(raw->db()->Put({}, raw->cf(kMetadataCf), "format_version", "1").ok());
+  }
+  Reopen();
+  auto plan = store_->ListServicesBy({{"stage", "plan"}}, 10, "");
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_THAT(Ids(plan->services), ElementsAre("s1", "s2"));
+  EXPECT_THAT(store_->CheckConsistency(), IsOk());
+  store_.reset();
+  auto raw = RawDb::Open(DbPath());
+  ASSERT_NE(raw, nullptr);
+  std::string version;
+  ASSERT_TRUE(raw->db()->Get({}, raw->cf(kMetadataCf), "format_version", &version).ok());
+  EXPECT_EQ(version, absl::StrCat(kFormatVersion));
+}
+
+// A clean close flushes every column family: the next open replays no write-ahead log.
+TEST_F(StoreTest, LeavesNoLogToReplayAfterACleanClose) {
+  for (int i = 0; i < 50; ++i) Create(MakeService(absl::StrCat("s", i)));
+  store_.reset();
+  uint64_t log_bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(DbPath())) {
+    if (entry.path().extension() == ".log") log_bytes += entry.file_size();
+  }
+  EXPECT_EQ(log_bytes, 0u);
+  Reopen();
+  EXPECT_THAT(store_->GetService("s49"), IsOk());
+}
+
 TEST_F(StoreTest, RefusesAnotherFormatVersion) {
   Create(MakeService("svc"));
   store_.reset();
@@ -777,7 +893,7 @@ TEST_F(StoreTest, RefusesAnotherFormatVersion) {
                     ->Put(rocksdb::WriteOptions(), raw->cf(kMetadataCf), "format_version", "999")
                     .ok());
   }
-  EXPECT_THAT(Store::Open({.path = DbPath()}),
+  EXPECT_THAT(Store::Open({.path = DbPath(), .index_terms = PortfolioTerms}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version '999'")));
 }
 
@@ -788,7 +904,8 @@ TEST_F(StoreTest, RefusesAMissingStoreUnlessAskedToCreate) {
 }
 
 TEST_F(StoreTest, RefusesASecondOpenOfTheSameDirectory) {
-  EXPECT_THAT(Store::Open({.path = DbPath()}), StatusIs(absl::StatusCode::kUnavailable, _));
+  EXPECT_THAT(Store::Open({.path = DbPath(), .index_terms = PortfolioTerms}),
+              StatusIs(absl::StatusCode::kUnavailable, _));
 }
 
 TEST_F(StoreTest, RestoresFromACheckpointAndFromABackup) {
@@ -806,7 +923,8 @@ TEST_F(StoreTest, RestoresFromACheckpointAndFromABackup) {
     if (copy != checkpoint) {
       ASSERT_THAT(Store::RestoreLatestBackup(backups, copy), IsOk());
     }
-    auto restored = Store::Open({.path = copy, .create_if_missing = false});
+    auto restored =
+        Store::Open({.path = copy, .index_terms = PortfolioTerms, .create_if_missing = false});
     ASSERT_THAT(restored, IsOk()) << copy;
     EXPECT_THAT((*restored)->GetOutput("svc", "vision", 0), IsOk());
     EXPECT_THAT((*restored)->GetService("later"), StatusIs(absl::StatusCode::kNotFound, _));
@@ -846,6 +964,7 @@ namespace {
 using ::testing::IsEmpty;
 using testing::IsOk;
 using testing::MakeService;
+using testing::PortfolioTerms;
 using testing::SharedOutput;
 using ::testing::SizeIs;
 using testing::StatusIs;
@@ -858,7 +977,7 @@ class SnapshotTest : public ::testing::Test {
                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
                         getpid());
     std::filesystem::remove_all(dir_);
-    auto opened = Store::Open({.path = (dir_ / "db").string()});
+    auto opened = Store::Open({.path = (dir_ / "db").string(), .index_terms = PortfolioTerms});
     ASSERT_THAT(opened, IsOk());
     store_ = std::move(opened).value();
   }

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "engine/lifecycle/portfolio.h"
 #include "engine/store/layout.h"
 #include "engine/store/store.h"
 #include "gmock/gmock.h"
@@ -18,6 +19,15 @@
 #include "varav/v1/resources.pb.h"
 
 namespace varav::store::testing {
+
+// The terms varavd indexes services by (lifecycle::PortfolioTerms), as the store takes them.
+inline std::vector<IndexTerm> PortfolioTerms(const v1::Service& service) {
+  std::vector<IndexTerm> terms;
+  for (lifecycle::PortfolioTerm& t : lifecycle::PortfolioTerms(service)) {
+    terms.push_back({.attribute = std::move(t.attribute), .value = std::move(t.value)});
+  }
+  return terms;
+}
 
 inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
 template <typename T>

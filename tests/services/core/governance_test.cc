@@ -167,7 +167,8 @@ class GovernanceTest : public ::testing::Test {
            absl::StrCat("governance_test_", getpid(), "_", counter++);
     std::filesystem::remove_all(dir_);
     // Durability is the store's concern and tested there; unsynced commits keep this suite fast.
-    auto store = store::Store::Open({.path = dir_.string(), .sync = false});
+    auto store = store::Store::Open(
+        {.path = dir_.string(), .index_terms = PortfolioIndexTerms, .sync = false});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     ASSERT_THAT(model::LoadBundledPacks((SourceDir() / "rules").string(), &registry_), IsOk());
@@ -685,6 +686,72 @@ TEST_F(GovernanceTest, ANewReviewCountsOnlyItsOwnDecisions) {
     }
   }
   EXPECT_EQ(approvals, 1);
+}
+
+// Five outputs of about 900 KB: list pages stay within a response's limit (4 MiB) however much
+// the items weigh, and paging through them yields every item once, in order.
+TEST_F(GovernanceTest, BoundsEveryListPageInBytesAndPagesThroughEverything) {
+  const std::string id = "mini-heavy";
+  PrepareMini(id);
+  const std::string statement(900'000, 'x');
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_THAT(Submit(id, "vision", absl::StrCat(R"({"statement": ")", statement, i, R"("})")),
+                IsOk());
+  }
+  constexpr size_t kLimit = 4 << 20;
+  // ListEvents, one service and the global log.
+  for (const std::string& service : {id, std::string()}) {
+    std::vector<uint64_t> sequences;
+    std::string token;
+    int pages = 0;
+    do {
+      v1::ListEventsRequest r;
+      r.set_service_id(service);
+      r.set_page_size(100);
+      r.set_page_token(token);
+      auto page = gov().ListEvents(r, Reader());
+      ASSERT_THAT(page, IsOk());
+      EXPECT_LT(page->ByteSizeLong(), kLimit);
+      for (const v1::Event& e : page->events()) {
+        sequences.push_back(service.empty() ? e.global_sequence() : e.service_sequence());
+      }
+      token = page->next_page_token();
+      ++pages;
+    } while (!token.empty() && pages < 100);
+    EXPECT_GT(pages, 2);
+    ASSERT_FALSE(sequences.empty());
+    for (size_t i = 0; i < sequences.size(); ++i) EXPECT_EQ(sequences[i], i + 1);
+    // The audit view doubles each event and still fits.
+    v1::ListEventsRequest audit;
+    audit.set_service_id(service);
+    audit.set_page_size(100);
+    audit.set_view(v1::EVENT_VIEW_AUDIT);
+    auto page = gov().ListEvents(audit, Reader());
+    ASSERT_THAT(page, IsOk());
+    EXPECT_LT(page->ByteSizeLong(), kLimit);
+    EXPECT_FALSE(page->next_page_token().empty());
+  }
+  // ListOutputs: a page ends inside the vision's revisions and the next one continues them.
+  std::vector<uint32_t> revisions;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListOutputsRequest r;
+    r.set_service_id(id);
+    r.set_page_token(token);
+    auto page = gov().ListOutputs(r, Reader());
+    ASSERT_THAT(page, IsOk());
+    EXPECT_LT(page->ByteSizeLong(), kLimit);
+    for (const v1::OutputHistory& h : page->outputs()) {
+      if (h.output_type() != "vision") continue;
+      EXPECT_EQ(h.latest_revision(), 6u);
+      for (const v1::OutputRevision& rev : h.revisions()) revisions.push_back(rev.revision());
+    }
+    token = page->next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 100);
+  EXPECT_GT(pages, 2);
+  EXPECT_THAT(revisions, ElementsAre(1, 2, 3, 4, 5, 6));
 }
 
 TEST_F(GovernanceTest, MigratesAServiceToANewerPackVersion) {
