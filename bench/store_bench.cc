@@ -66,6 +66,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "services/core/governance.h"
+#include "services/core/snapshot.h"
 
 ABSL_FLAG(double, duration_s, 5, "Seconds per measurement.");
 ABSL_FLAG(std::vector<std::string>, threads, std::vector<std::string>({"1", "8", "64"}),
@@ -287,42 +288,12 @@ struct Phases {
 };
 
 // Store::LoadSnapshot reads everything under one RocksDB snapshot without waiting for a WAL sync,
-// as the server's command path does: the command's own commit waits for what it read.
+// as the server's command path does, through the same conversion (core::ToSnapshot).
 absl::StatusOr<ServiceSnapshot> LoadSnapshot(store::Store& store, const std::string& id) {
-  ServiceSnapshot snap;
   absl::StatusOr<store::ServiceState> state = store.LoadSnapshot(id);
-  if (absl::IsNotFound(state.status())) return snap;  // registering
+  if (absl::IsNotFound(state.status())) return ServiceSnapshot();  // registering
   VARAV_RETURN_IF_ERROR(state.status());
-  snap.service = std::move(state->service);
-  for (v1::OutputRevision& o : state->latest_outputs) {
-    snap.latest_outputs[o.output_type()] = lifecycle::LatestOutput(std::move(o));
-  }
-  for (v1::Assessment& a : state->assessments) snap.assessments[a.principle()] = std::move(a);
-  snap.gate_decisions = std::move(state->gate_decisions);
-  // As the server does: the engine reads the stored evaluation only while a review rests on it.
-  if (snap.service.status() == v1::SERVICE_STATUS_IN_REVIEW &&
-      !snap.service.latest_evaluation().evaluation_id().empty()) {
-    v1::GateEvaluation evaluation;
-    if (!evaluation.ParseFromString(state->latest_evaluation)) {
-      return absl::DataLossError("the latest evaluation does not parse");
-    }
-    snap.latest_evaluation = std::move(evaluation);
-  }
-  return snap;
-}
-
-// Folds a committed transition into a cached snapshot (--snapshot=memory).
-void Fold(ServiceSnapshot& snap, Transition& t, const v1::Service& stored) {
-  snap.service = stored;
-  for (const std::shared_ptr<const v1::OutputRevision>& o : t.outputs) {
-    lifecycle::LatestOutput& latest = snap.latest_outputs[o->output_type()];
-    latest = lifecycle::LatestOutput();
-    latest.record = o;
-  }
-  for (v1::Assessment& a : t.assessments) snap.assessments[a.principle()] = std::move(a);
-  if (t.evaluation && stored.latest_evaluation().evaluation_id() == t.evaluation_id) {
-    snap.latest_evaluation = *t.evaluation;
-  }
+  return core::ToSnapshot(*std::move(state));
 }
 
 // The request hash the API layer records for idempotency: SHA-256 of the command's content.
@@ -331,7 +302,7 @@ std::string RequestHash(const lifecycle::Command& command) {
   if (const auto* submit = std::get_if<lifecycle::SubmitOutput>(&command)) {
     absl::StrAppend(&bytes, "\n", submit->output_type, "\n");
     submit->document.AppendToString(&bytes);
-    submit->submitted_fields().AppendToString(&bytes);
+    submit->fields.AppendToString(&bytes);
   } else if (const auto* reg = std::get_if<lifecycle::RegisterService>(&command)) {
     absl::StrAppend(&bytes, "\n", reg->service_id, "\n", reg->agency, "\n", reg->stage);
   } else if (const auto* assess = std::get_if<lifecycle::RecordAssessment>(&command)) {
@@ -368,7 +339,8 @@ absl::StatusOr<CommandResult> RunCommand(store::Store& store, const model::Compi
                                          const std::string& service_id,
                                          const lifecycle::Command& command,
                                          const std::string& request_id,
-                                         const ServiceSnapshot* cached, Phases& phases) {
+                                         const ServiceSnapshot* cached, model::BoundRecords* bound,
+                                         Phases& phases) {
   Clock::time_point t0 = Clock::now();
   std::optional<ServiceSnapshot> loaded;
   if (cached == nullptr) {
@@ -382,17 +354,16 @@ absl::StatusOr<CommandResult> RunCommand(store::Store& store, const model::Compi
                              .target_pack = nullptr,
                              .now = absl::Now(),
                              .actor = {.principal = "ria:bench", .agency = "ria"},
-                             .request_id = request_id};
+                             .request_id = request_id,
+                             .bound = bound};
   const std::string expected_etag = cached->service.etag();
-  VARAV_ASSIGN_OR_RETURN(Transition t, loaded
-                                           ? lifecycle::Apply(*std::move(loaded), command, context)
-                                           : lifecycle::Apply(*cached, command, context));
+  VARAV_ASSIGN_OR_RETURN(Transition t, lifecycle::Apply(*cached, command, context));
   store::Mutation m;
   m.service_id = service_id;
   m.expected_etag = expected_etag;
   m.service = t.service;
   m.outputs = t.outputs;
-  m.assessments = t.assessments;
+  for (const std::shared_ptr<const v1::Assessment>& a : t.assessments) m.assessments.push_back(*a);
   m.decisions = t.decisions;
   if (t.evaluation) {
     m.evaluations.push_back({.id = t.evaluation_id, .bytes = t.evaluation->SerializeAsString()});
@@ -503,8 +474,9 @@ absl::Status Preload(const std::string& path, const model::CompiledPack& pack,
         for (const lifecycle::RecordAssessment& a : dossier.assessments) commands.push_back(a);
       }
       for (size_t c = 0; c < commands.size(); ++c) {
-        absl::StatusOr<CommandResult> r = RunCommand(
-            *store, pack, id, commands[c], absl::StrCat("preload-", id, "-", c), nullptr, ignored);
+        absl::StatusOr<CommandResult> r =
+            RunCommand(*store, pack, id, commands[c], absl::StrCat("preload-", id, "-", c), nullptr,
+                       nullptr, ignored);
         if (!r.ok()) {
           absl::MutexLock lock(&mu);
           if (first_error.ok()) first_error = r.status();
@@ -736,6 +708,7 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
   struct Writer {
     std::vector<std::string> services;
     std::vector<ServiceSnapshot> cache;  // --snapshot=memory
+    std::vector<model::BoundRecords> bound;
     Phases phases;
   };
   std::vector<Writer> writers(threads);
@@ -745,6 +718,7 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
       if (from_memory) {
         VARAV_ASSIGN_OR_RETURN(writers[w].cache.emplace_back(),
                                LoadSnapshot(store, writers[w].services.back()));
+        writers[w].bound.emplace_back();
       }
     }
   }
@@ -758,8 +732,12 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
         lifecycle::SubmitOutput{type, MeasuredDocument(id, type, i), fields};
     VARAV_ASSIGN_OR_RETURN(CommandResult r,
                            RunCommand(store, pack, id, command, absl::StrCat(run, "-", t, "-", i),
-                                      from_memory ? &w.cache[slot] : nullptr, w.phases));
-    if (from_memory) Fold(w.cache[slot], r.transition, r.commit.service);
+                                      from_memory ? &w.cache[slot] : nullptr,
+                                      from_memory ? &w.bound[slot] : nullptr, w.phases));
+    if (from_memory) {
+      w.cache[slot] =
+          core::AfterCommit(std::move(w.cache[slot]), r.transition, std::move(r.commit.service));
+    }
     return absl::OkStatus();
   });
   for (const Writer& w : writers) m.phases.Add(w.phases);

@@ -5,10 +5,12 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/cel/cel.h"
 #include "engine/common/status_macros.h"
+#include "engine/lifecycle/event_types.h"
 #include "engine/model/activation.h"
 #include "engine/model/evaluation.h"
 #include "google/protobuf/arena.h"
@@ -110,15 +112,6 @@ bool IsLowerHex(absl::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// Service ids appear in keys, URLs and event subjects: keep them to a safe alphabet.
-bool IsValidServiceId(absl::string_view id) {
-  if (id.empty() || id.size() > 63) return false;
-  if (!absl::ascii_isalnum(id.front())) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.';
-  });
-}
-
 const v1::Stage* FirstStage(const model::CompiledPack& pack) {
   const v1::Stage* first = nullptr;
   for (const v1::Stage& stage : pack.proto().stages()) {
@@ -218,78 +211,13 @@ v1::GateInput::Service ServiceInput(const v1::Service& s) {
   return service;
 }
 
-// What BuildGateInput gives, borrowed from the snapshot instead of copied.
-model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
-                             const std::vector<v1::OutputRevision>& extra_outputs) {
-  model::GateSubject subject;
-  subject.service = ServiceInput(snapshot.service);
-  subject.outputs.reserve(snapshot.latest_outputs.size() + extra_outputs.size());
-  for (const auto& [type, latest] : snapshot.latest_outputs) {
-    const bool replaced =
-        std::any_of(extra_outputs.begin(), extra_outputs.end(),
-                    [&](const v1::OutputRevision& extra) { return extra.output_type() == type; });
-    if (!replaced) subject.outputs.push_back(latest.record.get());
-  }
-  // A type given twice among the extras counts once, with its last revision (as a map would).
-  for (size_t i = 0; i < extra_outputs.size(); ++i) {
-    const bool later = std::any_of(extra_outputs.begin() + i + 1, extra_outputs.end(),
-                                   [&](const v1::OutputRevision& o) {
-                                     return o.output_type() == extra_outputs[i].output_type();
-                                   });
-    if (!later) subject.outputs.push_back(&extra_outputs[i]);
-  }
-  std::sort(subject.outputs.begin(), subject.outputs.end(),
-            [](const v1::OutputRevision* a, const v1::OutputRevision* b) {
-              return a->output_type() < b->output_type();
-            });
-  subject.assessments.reserve(snapshot.assessments.size());
-  for (const auto& [principle, assessment] : snapshot.assessments) {
-    subject.assessments.push_back(&assessment);
-  }
-  std::sort(subject.assessments.begin(), subject.assessments.end(),
-            [&](const v1::Assessment* a, const v1::Assessment* b) {
-              return a->principle() < b->principle();
-            });
-  for (const v1::Condition& c : snapshot.service.open_conditions()) {
-    if (c.status() == v1::CONDITION_STATUS_OPEN) subject.conditions.push_back(&c);
-  }
-  subject.now = ToProto(now);
-  return subject;
-}
-
-// Gives every output and assessment of `subject` (all taken from `snapshot`, in its order) its
-// binding (outputs under `pack`), building and keeping in the snapshot the ones it lacks: a
-// snapshot that outlives the command (the shell's cache) then binds each record once.
-void BindRecords(const model::CompiledPack& pack, ServiceSnapshot& snapshot,
-                 model::GateSubject& subject) {
-  subject.bound_outputs.assign(subject.outputs.size(), nullptr);
-  for (size_t i = 0; i < subject.outputs.size(); ++i) {
-    auto it = snapshot.latest_outputs.find(subject.outputs[i]->output_type());
-    if (it == snapshot.latest_outputs.end()) continue;
-    LatestOutput& latest = it->second;
-    if (latest.bound == nullptr || latest.bound_digest != pack.digest()) {
-      const v1::OutputType* type = pack.FindOutput(latest.record->output_type());
-      if (type == nullptr) continue;  // not bound at all (see BuildActivation)
-      latest.bound = std::make_shared<const cel::Value>(model::OutputValue(*type, *latest.record));
-      latest.bound_digest = pack.digest();
-    }
-    subject.bound_outputs[i] = latest.bound.get();
-  }
-  subject.bound_assessments.assign(subject.assessments.size(), nullptr);
-  for (size_t i = 0; i < subject.assessments.size(); ++i) {
-    const v1::Assessment& a = *subject.assessments[i];
-    std::shared_ptr<const cel::Value>& bound = snapshot.assessment_bindings[a.principle()];
-    if (bound == nullptr) bound = std::make_shared<const cel::Value>(model::AssessmentValue(a));
-    subject.bound_assessments[i] = bound.get();
-  }
-}
-
 // The mutable working copy of one command: the snapshot as the command changes it, plus the
 // transition being built.
 struct Work {
-  ServiceSnapshot& snapshot;
+  ServiceSnapshot snapshot;
   Transition transition;
   const model::CompiledPack* pack;  // the pack in force after the command
+  model::BoundRecords* bound;       // never null: the context's, or the command's own
 };
 
 // Re-evaluates the current gate of `work`, records the evaluation and its events. While in
@@ -298,8 +226,7 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   v1::Service& service = work.snapshot.service;
   const v1::Gate* gate = GateForStage(*work.pack, service.stage());
   if (gate == nullptr) return absl::OkStatus();  // a pack without a gate for this stage
-  model::GateSubject subject = SubjectOf(work.snapshot, context.now, {});
-  BindRecords(*work.pack, work.snapshot, subject);
+  const model::GateSubject subject = SubjectOf(work.snapshot, context.now);
   // The evaluation (a result per rule, each with strings) is built, serialized and dropped by
   // every command: on an arena it is freed in one step instead of message by message.
   google::protobuf::ArenaOptions arena_options;
@@ -307,8 +234,8 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
   auto arena = std::make_shared<google::protobuf::Arena>(arena_options);
   v1::GateEvaluation* built =
       google::protobuf::Arena::CreateMessage<v1::GateEvaluation>(arena.get());
-  VARAV_RETURN_IF_ERROR(
-      model::EvaluateGate(*work.pack, gate->id(), subject, built, context.interrupt));
+  VARAV_RETURN_IF_ERROR(model::EvaluateGate(*work.pack, gate->id(), subject, built,
+                                            {.interrupt = context.interrupt, .bound = work.bound}));
   const v1::GateEvaluation& evaluation = *built;
 
   Transition& t = work.transition;
@@ -347,6 +274,8 @@ absl::Status Reevaluate(Work& work, const Context& context, absl::string_view tr
     // Every command re-evaluates last (RequestGateReview then reads transition.evaluation), so
     // the working snapshot's latest_evaluation is not read again: the transition carries it.
   }
+  t.became_ready = !t.events.empty() && t.events.back().has_gate_ready();
+  t.summary = summary;
   t.evaluation = std::shared_ptr<const v1::GateEvaluation>(std::move(arena), built);
   t.evaluation_id = id;
   return absl::OkStatus();
@@ -359,15 +288,6 @@ absl::Status DoRegister(Work& work, const RegisterService& cmd, const Context& c
     return absl::AlreadyExistsError(
         absl::StrCat("service '", work.snapshot.service.id(), "' is already registered"));
   }
-  if (!IsValidServiceId(cmd.service_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "service_id: '", cmd.service_id,
-        "' is not a valid id (1-63 characters: a-z, 0-9, '-', '_', '.', starting with a letter "
-        "or digit)"));
-  }
-  if (cmd.name.empty()) return absl::InvalidArgumentError("name: required");
-  if (cmd.agency.empty()) return absl::InvalidArgumentError("agency: required");
-  if (cmd.owner.empty()) return absl::InvalidArgumentError("owner: required");
   const v1::Stage* stage =
       cmd.stage.empty() ? FirstStage(*work.pack) : work.pack->FindStage(cmd.stage);
   if (stage == nullptr) {
@@ -404,7 +324,6 @@ absl::Status DoRegister(Work& work, const RegisterService& cmd, const Context& c
 absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& context) {
   v1::Service& s = work.snapshot.service;
   VARAV_RETURN_IF_ERROR(RequireNotPaused(s, "SubmitOutput"));
-  if (cmd.output_type.empty()) return absl::InvalidArgumentError("output_type: required");
   const v1::OutputType* type = work.pack->FindOutput(cmd.output_type);
   if (type == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("output_type: pack ", work.pack->key(),
@@ -412,15 +331,9 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
                                                    "'"));
   }
   const v1::DocumentRef& doc = cmd.document;
-  if (doc.system().empty()) return absl::InvalidArgumentError("document.system: required");
-  if (doc.id().empty()) return absl::InvalidArgumentError("document.id: required");
-  if (doc.sha256().size() != 64 || !IsLowerHex(doc.sha256())) {
-    return absl::InvalidArgumentError(
-        "document.sha256: must be the document's SHA-256 as 64 lower-case hex digits");
-  }
   cel::Value fields_value;
   std::vector<std::string> problems =
-      model::CheckOutputFields(type->fields(), cmd.submitted_fields(), &fields_value);
+      model::CheckOutputFields(type->fields(), cmd.fields, &fields_value);
   if (!problems.empty()) {
     for (std::string& p : problems) p = absl::StrCat("fields.", p);
     return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
@@ -433,22 +346,20 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   out.set_output_type(cmd.output_type);
   out.set_revision(revision);
   *out.mutable_document() = doc;
-  *out.mutable_fields() = cmd.submitted_fields();
+  *out.mutable_fields() = cmd.fields;
   out.set_status(v1::OUTPUT_STATUS_SUBMITTED);
   out.set_submitted_by(context.actor.principal);
   *out.mutable_submitted_at() = ToProto(context.now);
   out.set_request_id(context.request_id);
   out.set_stage(s.stage());
   out.set_cycle(s.cycle());
-  // One record for the transition and the snapshot.
-  LatestOutput latest;
-  latest.record = std::make_shared<const v1::OutputRevision>(std::move(out));
-  work.transition.outputs.push_back(latest.record);
-  // Bound from the pass that checked the fields, so the gate evaluation below converts nothing.
-  latest.bound = std::make_shared<const cel::Value>(
-      model::OutputValue(*latest.record, std::move(fields_value)));
-  latest.bound_digest = work.pack->digest();
-  work.snapshot.latest_outputs[cmd.output_type] = std::move(latest);
+  // One record for the transition and the snapshot, bound from the pass that checked its fields,
+  // so the gate evaluation below converts nothing.
+  auto record = std::make_shared<const v1::OutputRevision>(std::move(out));
+  work.transition.outputs.push_back(record);
+  work.bound->KeepOutput(work.pack->digest(), record,
+                         model::OutputValue(*record, std::move(fields_value)));
+  work.snapshot.latest_outputs[cmd.output_type] = std::move(record);
 
   // The review rests on its evaluation: a passed rule that read an older revision of this output
   // no longer speaks for the current evidence.
@@ -469,7 +380,7 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
   e->set_output_type(cmd.output_type);
   e->set_revision(revision);
   *e->mutable_document() = doc;
-  *e->mutable_fields() = cmd.submitted_fields();
+  *e->mutable_fields() = cmd.fields;
   e->set_submitted_by(context.actor.principal);
   e->set_stage(s.stage());
   e->set_cycle(s.cycle());
@@ -479,18 +390,14 @@ absl::Status DoSubmitOutput(Work& work, const SubmitOutput& cmd, const Context& 
 absl::Status DoRecordAssessment(Work& work, const RecordAssessment& cmd, const Context& context) {
   v1::Service& s = work.snapshot.service;
   VARAV_RETURN_IF_ERROR(RequireNotPaused(s, "RecordAssessment"));
-  if (cmd.principle.empty()) return absl::InvalidArgumentError("principle: required");
   const v1::Principle* principle = work.pack->FindPrinciple(cmd.principle);
   if (principle == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("principle: pack ", work.pack->key(),
                                                    " has no principle '", cmd.principle, "'"));
   }
-  if (cmd.answers.empty()) return absl::InvalidArgumentError("answers: at least one is required");
   absl::flat_hash_set<std::string> questions;
   for (const v1::Question& q : principle->questions()) questions.insert(q.id());
   absl::flat_hash_set<std::string> seen;
-  double points = 0;
-  uint32_t answered = 0;
   for (size_t i = 0; i < cmd.answers.size(); ++i) {
     const v1::AssessmentAnswer& a = cmd.answers[i];
     if (!questions.contains(a.question())) {
@@ -501,49 +408,30 @@ absl::Status DoRecordAssessment(Work& work, const RecordAssessment& cmd, const C
       return absl::InvalidArgumentError(
           absl::StrCat("answers[", i, "].question: '", a.question(), "' is answered twice"));
     }
-    switch (a.answer()) {
-      case v1::ANSWER_VALUE_YES:
-        points += 1;
-        ++answered;
-        break;
-      case v1::ANSWER_VALUE_PARTLY:
-        points += 0.5;
-        ++answered;
-        break;
-      case v1::ANSWER_VALUE_NO:
-        ++answered;
-        break;
-      case v1::ANSWER_VALUE_NOT_APPLICABLE:
-        break;
-      default:
-        return absl::InvalidArgumentError(
-            absl::StrCat("answers[", i, "].answer: must be yes, partly, no or not applicable"));
-    }
   }
 
   v1::Assessment assessment;
   assessment.set_service_id(s.id());
   assessment.set_principle(cmd.principle);
   for (const v1::AssessmentAnswer& a : cmd.answers) *assessment.add_answers() = a;
-  assessment.set_score(answered == 0 ? 0.0 : points / answered);
-  assessment.set_answered(answered);
-  assessment.set_total(static_cast<uint32_t>(principle->questions_size()));
+  model::ScoreAssessment(assessment, principle->questions_size());
   assessment.set_recorded_by(context.actor.principal);
   *assessment.mutable_recorded_at() = ToProto(context.now);
   assessment.set_stage(s.stage());
   assessment.set_cycle(s.cycle());
-  work.snapshot.assessments[cmd.principle] = assessment;
-  work.snapshot.assessment_bindings.erase(cmd.principle);
-  work.transition.assessments.push_back(assessment);
+  auto record = std::make_shared<const v1::Assessment>(std::move(assessment));
+  work.snapshot.assessments[cmd.principle] = record;
+  work.transition.assessments.push_back(record);
+  const v1::Assessment& recorded = *record;
 
   EventFactory events(context, work.transition);
   v1::AssessmentRecorded* e = events.Add().mutable_assessment_recorded();
   e->set_agency(s.agency());
   e->set_principle(cmd.principle);
-  e->set_score(assessment.score());
-  e->set_answered(answered);
-  e->set_total(assessment.total());
-  *e->mutable_answers() = assessment.answers();
+  e->set_score(recorded.score());
+  e->set_answered(recorded.answered());
+  e->set_total(recorded.total());
+  *e->mutable_answers() = recorded.answers();
   e->set_recorded_by(context.actor.principal);
   return Reevaluate(work, context, absl::StrCat("assessment ", cmd.principle, " recorded"));
 }
@@ -604,8 +492,8 @@ std::vector<v1::EvidenceRef> EvidenceOf(const ServiceSnapshot& snapshot,
     e.set_output_type(type);
     e.set_revision(revision);
     auto it = snapshot.latest_outputs.find(type);
-    if (it != snapshot.latest_outputs.end() && it->second.record->revision() == revision) {
-      *e.mutable_document() = it->second.record->document();
+    if (it != snapshot.latest_outputs.end() && it->second->revision() == revision) {
+      *e.mutable_document() = it->second->document();
     }
   }
   std::sort(out.begin(), out.end(), [](const v1::EvidenceRef& a, const v1::EvidenceRef& b) {
@@ -667,33 +555,37 @@ absl::Status DoRequestGateReview(Work& work, const RequestGateReview&, const Con
   return absl::OkStatus();
 }
 
+// Segregation of duties: nobody decides on, or lifts the hold of, a service of their own agency.
+absl::Status NotOwnAgency(const Actor& actor, const v1::Service& s, absl::string_view act) {
+  if (!actor.agency.empty() && actor.agency == s.agency()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("segregation of duties: '", actor.principal, "' belongs to agency '",
+                     s.agency(), "', which owns service '", s.id(), "', and may not ", act));
+  }
+  return absl::OkStatus();
+}
+
+// What a decision must satisfy at `gate` of the service under review (ValidateCommand has checked
+// the rest).
 absl::Status ValidateDecision(const Work& work, const RecordDecision& cmd, const v1::Gate& gate,
                               const Context& context) {
   const v1::Service& s = work.snapshot.service;
-  if (cmd.panel.empty()) return absl::InvalidArgumentError("panel: required");
+  if (cmd.gate != gate.id()) {
+    return absl::FailedPreconditionError(absl::StrCat("gate: service '", s.id(), "' has gate ",
+                                                      gate.id(), " under review, not ", cmd.gate));
+  }
   if (std::find(gate.panels().begin(), gate.panels().end(), cmd.panel) == gate.panels().end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("panel: '", cmd.panel, "' does not decide at gate ", gate.id(),
                      " (required: ", absl::StrJoin(gate.panels(), ", "), ")"));
   }
-  if (!context.actor.agency.empty() && context.actor.agency == s.agency()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("segregation of duties: '", context.actor.principal, "' belongs to agency '",
-                     s.agency(), "', which owns service '", s.id(), "', and may not decide on it"));
-  }
-  if (cmd.outcome == v1::GATE_OUTCOME_UNSPECIFIED) {
-    return absl::InvalidArgumentError("outcome: required");
-  }
+  VARAV_RETURN_IF_ERROR(NotOwnAgency(context.actor, s, "decide on it"));
   if (std::find(gate.outcomes().begin(), gate.outcomes().end(), cmd.outcome) ==
       gate.outcomes().end()) {
     return absl::InvalidArgumentError(absl::StrCat("outcome: '", OutcomeWord(cmd.outcome),
                                                    "' is not allowed at gate ", gate.id()));
   }
-  if (cmd.rationale.empty()) return absl::InvalidArgumentError("rationale: required");
   if (cmd.outcome == v1::GATE_OUTCOME_RECYCLE) {
-    if (cmd.recycle_to_stage.empty()) {
-      return absl::InvalidArgumentError("recycle_to_stage: required for a recycle");
-    }
     const v1::Stage* target = work.pack->FindStage(cmd.recycle_to_stage);
     const v1::Stage* current = work.pack->FindStage(s.stage());
     if (target == nullptr) {
@@ -705,38 +597,22 @@ absl::Status ValidateDecision(const Work& work, const RecordDecision& cmd, const
                                                      "' is not at or before the current stage '",
                                                      current->id(), "'"));
     }
-  } else if (!cmd.recycle_to_stage.empty()) {
-    return absl::InvalidArgumentError("recycle_to_stage: only a recycle names a stage");
   }
-  if (cmd.outcome == v1::GATE_OUTCOME_GO_WITH_CONDITIONS) {
-    if (cmd.conditions.empty()) {
-      return absl::InvalidArgumentError("conditions: go with conditions needs at least one");
+  cel::Compiler compiler(work.pack->env());
+  for (size_t i = 0; i < cmd.conditions.size(); ++i) {
+    const v1::Condition& c = cmd.conditions[i];
+    if (c.check_expr().empty()) continue;
+    cel::CompileResult compiled = compiler.Compile(c.check_expr());
+    if (!compiled.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("conditions[", i, "].check_expr: ", compiled.FormattedIssues()));
     }
-    cel::Compiler compiler(work.pack->env());
-    for (size_t i = 0; i < cmd.conditions.size(); ++i) {
-      const v1::Condition& c = cmd.conditions[i];
-      if (c.text().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("conditions[", i, "].text: required"));
-      }
-      if (!c.has_due()) {
-        return absl::InvalidArgumentError(absl::StrCat("conditions[", i, "].due: required"));
-      }
-      if (!c.check_expr().empty()) {
-        cel::CompileResult compiled = compiler.Compile(c.check_expr());
-        if (!compiled.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("conditions[", i, "].check_expr: ", compiled.FormattedIssues()));
-        }
-        if (compiled.program->result_type().kind() != cel::Type::Kind::kBool &&
-            compiled.program->result_type().kind() != cel::Type::Kind::kDyn) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("conditions[", i, "].check_expr: must be a bool expression, not ",
-                           compiled.program->result_type().DebugString()));
-        }
-      }
+    if (compiled.program->result_type().kind() != cel::Type::Kind::kBool &&
+        compiled.program->result_type().kind() != cel::Type::Kind::kDyn) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("conditions[", i, "].check_expr: must be a bool expression, not ",
+                       compiled.program->result_type().DebugString()));
     }
-  } else if (!cmd.conditions.empty()) {
-    return absl::InvalidArgumentError("conditions: only go with conditions carries conditions");
   }
   return absl::OkStatus();
 }
@@ -872,6 +748,11 @@ absl::Status DoRecordDecision(Work& work, const RecordDecision& cmd, const Conte
 
   s.set_gate_under_review("");
   s.clear_awaiting_panels();
+  work.transition.applied_outcome = any_stop                ? v1::GATE_OUTCOME_STOP
+                                    : recycle_to != nullptr ? v1::GATE_OUTCOME_RECYCLE
+                                    : any_hold              ? v1::GATE_OUTCOME_HOLD
+                                    : any_conditions        ? v1::GATE_OUTCOME_GO_WITH_CONDITIONS
+                                                            : v1::GATE_OUTCOME_GO;
   if (any_stop) {
     const bool retire = gate->new_cycle();
     result.set_outcome(v1::GATE_OUTCOME_STOP);
@@ -937,6 +818,22 @@ absl::Status DoResume(Work& work, const ResumeFromHold& cmd, const Context& cont
     return absl::FailedPreconditionError(absl::StrCat("ResumeFromHold: service '", s.id(), "' is ",
                                                       StatusWord(s.status()), ", not on hold"));
   }
+  // A hold is a panel's decision: only a panel of the holding gate, or an administrator, lifts it.
+  const Actor& actor = context.actor;
+  if (!actor.admin) {
+    const v1::Gate* gate = GateForStage(*work.pack, s.stage());
+    const bool sits =
+        gate != nullptr &&
+        std::any_of(actor.panels.begin(), actor.panels.end(), [&](const std::string& p) {
+          return std::find(gate->panels().begin(), gate->panels().end(), p) != gate->panels().end();
+        });
+    if (!sits) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "principal '", actor.principal, "' sits on no panel of gate ", gate ? gate->id() : "?",
+          ", which holds service '", s.id(), "' (an admin or a member of its panels resumes it)"));
+    }
+    VARAV_RETURN_IF_ERROR(NotOwnAgency(actor, s, "resume it"));
+  }
   s.set_status(v1::SERVICE_STATUS_ACTIVE);
   s.set_status_reason("");
   EventFactory events(context, work.transition);
@@ -988,6 +885,118 @@ absl::Status DoMigratePack(Work& work, const MigratePack&, const Context& contex
 
 }  // namespace
 
+namespace {
+
+absl::Status Validate(const RegisterService& cmd, absl::Time) {
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("service_id", cmd.service_id));
+  if (cmd.name.empty()) return absl::InvalidArgumentError("name: required");
+  VARAV_RETURN_IF_ERROR(ValidateServiceId("agency", cmd.agency));
+  if (cmd.owner.empty()) return absl::InvalidArgumentError("owner: required");
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const SubmitOutput& cmd, absl::Time) {
+  if (cmd.output_type.empty()) return absl::InvalidArgumentError("output_type: required");
+  const v1::DocumentRef& doc = cmd.document;
+  if (doc.system().empty()) return absl::InvalidArgumentError("document.system: required");
+  if (doc.id().empty()) return absl::InvalidArgumentError("document.id: required");
+  if (doc.sha256().size() != 64 || !IsLowerHex(doc.sha256())) {
+    return absl::InvalidArgumentError(
+        "document.sha256: must be the document's SHA-256 as 64 lower-case hex digits");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const RecordAssessment& cmd, absl::Time) {
+  if (cmd.principle.empty()) return absl::InvalidArgumentError("principle: required");
+  if (cmd.answers.empty()) return absl::InvalidArgumentError("answers: at least one is required");
+  for (size_t i = 0; i < cmd.answers.size(); ++i) {
+    switch (cmd.answers[i].answer()) {
+      case v1::ANSWER_VALUE_YES:
+      case v1::ANSWER_VALUE_PARTLY:
+      case v1::ANSWER_VALUE_NO:
+      case v1::ANSWER_VALUE_NOT_APPLICABLE:
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("answers[", i, "].answer: must be yes, partly, no or not applicable"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const RecordDecision& cmd, absl::Time now) {
+  if (cmd.gate.empty()) return absl::InvalidArgumentError("gate: required");
+  if (cmd.panel.empty()) return absl::InvalidArgumentError("panel: required");
+  if (cmd.outcome == v1::GATE_OUTCOME_UNSPECIFIED) {
+    return absl::InvalidArgumentError("outcome: required");
+  }
+  if (!v1::GateOutcome_IsValid(cmd.outcome)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outcome: ", cmd.outcome, " is not a gate outcome"));
+  }
+  if (cmd.rationale.empty()) return absl::InvalidArgumentError("rationale: required");
+  if (cmd.outcome == v1::GATE_OUTCOME_RECYCLE) {
+    if (cmd.recycle_to_stage.empty()) {
+      return absl::InvalidArgumentError("recycle_to_stage: required for a recycle");
+    }
+  } else if (!cmd.recycle_to_stage.empty()) {
+    return absl::InvalidArgumentError("recycle_to_stage: only a recycle names a stage");
+  }
+  if (cmd.outcome == v1::GATE_OUTCOME_GO_WITH_CONDITIONS) {
+    if (cmd.conditions.empty()) {
+      return absl::InvalidArgumentError("conditions: go with conditions needs at least one");
+    }
+  } else if (!cmd.conditions.empty()) {
+    return absl::InvalidArgumentError("conditions: only go with conditions carries conditions");
+  }
+  for (size_t i = 0; i < cmd.conditions.size(); ++i) {
+    const v1::Condition& c = cmd.conditions[i];
+    if (c.text().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("conditions[", i, "].text: required"));
+    }
+    if (!c.has_due()) {
+      return absl::InvalidArgumentError(absl::StrCat("conditions[", i, "].due: required"));
+    }
+    if (absl::FromUnixSeconds(c.due().seconds()) + absl::Nanoseconds(c.due().nanos()) <= now) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("conditions[", i, "].due: must lie in the future"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const ResumeFromHold& cmd, absl::Time) {
+  if (cmd.reason.empty()) return absl::InvalidArgumentError("reason: required");
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const AdvanceStage&, absl::Time) { return absl::OkStatus(); }
+absl::Status Validate(const RequestGateReview&, absl::Time) { return absl::OkStatus(); }
+absl::Status Validate(const MigratePack&, absl::Time) { return absl::OkStatus(); }
+
+}  // namespace
+
+absl::Status ValidateServiceId(absl::string_view field, absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  const bool ok =
+      id.size() <= 63 && absl::ascii_isalnum(id.front()) &&
+      std::all_of(id.begin(), id.end(), [](char c) {
+        return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.';
+      });
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": '", absl::CEscape(id.substr(0, 80)),
+                     "' is not a valid id (1-63 characters: a-z, 0-9, '-', '_', '.', starting "
+                     "with a letter or digit)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCommand(const Command& command, absl::Time now) {
+  return std::visit([now](const auto& cmd) { return Validate(cmd, now); }, command);
+}
+
 absl::string_view CommandName(const Command& command) {
   static constexpr absl::string_view kNames[] = {
       "RegisterService",   "SubmitOutput",   "RecordAssessment", "AdvanceStage",
@@ -1010,66 +1019,37 @@ const v1::Gate* GateForStage(const model::CompiledPack& pack, absl::string_view 
   return nullptr;
 }
 
-v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
+model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
                              const std::vector<v1::OutputRevision>& extra_outputs) {
-  const v1::Service& s = snapshot.service;
-  v1::GateInput input;
-  *input.mutable_service() = ServiceInput(s);
-
-  absl::flat_hash_map<std::string, const v1::OutputRevision*> outputs;
-  for (const auto& [type, latest] : snapshot.latest_outputs) outputs[type] = latest.record.get();
-  for (const v1::OutputRevision& extra : extra_outputs) outputs[extra.output_type()] = &extra;
-  std::vector<std::string> types;
-  for (const auto& [type, unused] : outputs) types.push_back(type);
-  std::sort(types.begin(), types.end());
-  for (const std::string& type : types) {
-    const v1::OutputRevision& r = *outputs[type];
-    v1::GateInput::Output* o = input.add_outputs();
-    o->set_output_id(type);
-    o->set_revision(r.revision());
-    o->set_status(OutputStatusWord(r.status()));
-    if (r.has_submitted_at()) *o->mutable_submitted_at() = r.submitted_at();
-    o->set_submitted_by(r.submitted_by());
-    if (r.has_document()) {
-      v1::GateInput::Document* d = o->mutable_document();
-      d->set_system(r.document().system());
-      d->set_id(r.document().id());
-      d->set_version(r.document().version());
-      d->set_uri(r.document().uri());
-      d->set_sha256(r.document().sha256());
-    }
-    *o->mutable_fields() = r.fields();
+  model::GateSubject subject;
+  subject.service = ServiceInput(snapshot.service);
+  // By output type; a type given twice among the extras counts with its last revision.
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::OutputRevision>> outputs =
+      snapshot.latest_outputs;
+  for (const v1::OutputRevision& extra : extra_outputs) {
+    outputs[extra.output_type()] = std::make_shared<const v1::OutputRevision>(extra);
   }
-
-  std::vector<std::string> principles;
-  for (const auto& [principle, unused] : snapshot.assessments) principles.push_back(principle);
-  std::sort(principles.begin(), principles.end());
-  for (const std::string& principle : principles) {
-    const v1::Assessment& a = snapshot.assessments.at(principle);
-    v1::GateInput::Assessment* out = input.add_assessments();
-    out->set_principle_id(principle);
-    out->set_score(a.score());
-    out->set_answered(a.answered());
-    out->set_total(a.total());
-    for (const v1::AssessmentAnswer& answer : a.answers()) {
-      v1::GateInput::Answer* to = out->add_answers();
-      to->set_question(answer.question());
-      to->set_answer(answer.answer());
-      to->set_evidence(answer.evidence());
-      to->set_comment(answer.comment());
-    }
+  subject.outputs.reserve(outputs.size());
+  for (auto& [type, revision] : outputs) subject.outputs.push_back(std::move(revision));
+  std::sort(subject.outputs.begin(), subject.outputs.end(),
+            [](const std::shared_ptr<const v1::OutputRevision>& a,
+               const std::shared_ptr<const v1::OutputRevision>& b) {
+              return a->output_type() < b->output_type();
+            });
+  subject.assessments.reserve(snapshot.assessments.size());
+  for (const auto& [principle, assessment] : snapshot.assessments) {
+    subject.assessments.push_back(assessment);
   }
-
-  for (const v1::Condition& c : s.open_conditions()) {
-    if (c.status() != v1::CONDITION_STATUS_OPEN) continue;
-    v1::GateInput::Condition* to = input.add_conditions();
-    to->set_gate(c.gate());
-    to->set_panel(c.panel());
-    to->set_text(c.text());
-    if (c.has_due()) *to->mutable_due() = c.due();
+  std::sort(subject.assessments.begin(), subject.assessments.end(),
+            [](const std::shared_ptr<const v1::Assessment>& a,
+               const std::shared_ptr<const v1::Assessment>& b) {
+              return a->principle() < b->principle();
+            });
+  for (const v1::Condition& c : snapshot.service.open_conditions()) {
+    if (c.status() == v1::CONDITION_STATUS_OPEN) subject.conditions.push_back(c);
   }
-  *input.mutable_now() = ToProto(now);
-  return input;
+  subject.now = ToProto(now);
+  return subject;
 }
 
 absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
@@ -1105,7 +1085,7 @@ absl::StatusOr<v1::GateEvaluation> CheckGate(const ServiceSnapshot& snapshot,
   }
   v1::GateEvaluation evaluation;
   VARAV_RETURN_IF_ERROR(model::EvaluateGate(pack, gate, SubjectOf(snapshot, now, extra_outputs),
-                                            &evaluation, interrupt));
+                                            &evaluation, {.interrupt = interrupt}));
   return evaluation;
 }
 
@@ -1144,17 +1124,8 @@ std::vector<v1::Decision> LatestReviewDecisions(const v1::Service& service, absl
 
 absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
                                  const Context& context) {
-  return Apply(ServiceSnapshot(snapshot), command, context);
-}
-
-absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
-                                 const Context& context) {
-  return ApplyInPlace(snapshot, command, context);
-}
-
-absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command& command,
-                                        const Context& context) {
   if (context.pack == nullptr) return absl::InvalidArgumentError("no rule pack given");
+  VARAV_RETURN_IF_ERROR(ValidateCommand(command, context.now));
   const bool registering = std::holds_alternative<RegisterService>(command);
   if (!registering && snapshot.service.id().empty()) {
     return absl::NotFoundError("service is not registered");
@@ -1165,7 +1136,11 @@ absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command
         "service '", snapshot.service.id(), "' is pinned to ", snapshot.service.pack_id(), "@",
         snapshot.service.pack_version(), ", not ", context.pack->key()));
   }
-  Work work{.snapshot = snapshot, .transition = {}, .pack = context.pack};
+  model::BoundRecords own;
+  Work work{.snapshot = snapshot,
+            .transition = {},
+            .pack = context.pack,
+            .bound = context.bound != nullptr ? context.bound : &own};
   absl::Status status = std::visit(
       [&](const auto& cmd) -> absl::Status {
         using T = std::decay_t<decltype(cmd)>;
@@ -1187,6 +1162,19 @@ absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command
       command);
   if (!status.ok()) return status;
   *work.snapshot.service.mutable_update_time() = ToProto(context.now);
+  // The CloudEvents attributes; the store numbers the events in the same order from the same
+  // service sequence (it refuses a commit whose etag, and so whose sequence, is stale).
+  const std::string& id = work.snapshot.service.id();
+  const uint64_t first = snapshot.service.last_event_sequence() + 1;
+  for (size_t i = 0; i < work.transition.events.size(); ++i) {
+    v1::Event& e = work.transition.events[i];
+    e.set_id(absl::StrCat(id, "/", first + i));
+    e.set_source(context.event_source);
+    e.set_spec_version("1.0");
+    e.set_type(std::string(EventTypeFor(e.data_case())));
+    e.set_subject(id);
+    e.set_data_content_type("application/protobuf");
+  }
   work.transition.service = std::move(work.snapshot.service);
   return std::move(work.transition);
 }

@@ -52,6 +52,8 @@
 #include "absl/time/time.h"
 #include "engine/cel/cel.h"
 #include "engine/cel/value.h"
+#include "engine/model/activation.h"
+#include "engine/model/bound_records.h"
 #include "engine/model/pack.h"
 #include "google/protobuf/struct.pb.h"
 #include "varav/v1/evaluation.pb.h"
@@ -59,44 +61,30 @@
 
 namespace varav::lifecycle {
 
-// Who issues a command. Authorisation (roles) is the API layer's; the engine enforces only what
-// the standard itself demands (segregation of duties at decisions).
+// Who issues a command. Whether the actor's roles allow the call at all is the API layer's
+// question; the engine decides what the standard itself demands of the actor: segregation of
+// duties at decisions and holds, and that only a panel of the holding gate (or an administrator)
+// lifts a hold.
 struct Actor {
   // The authenticated principal, recorded on every event.
   std::string principal;
   // The principal's agency, empty when it belongs to none.
   std::string agency;
+  // True for an administrator.
+  bool admin = false;
+  // The panels the principal sits on.
+  std::vector<std::string> panels;
 };
 
-// The latest revision of one output as the engine reads it: the stored record, immutable and
-// shared, and its CEL binding (model::OutputValue), kept with it so that a snapshot held across
-// commands (the shell's snapshot cache) converts each revision's fields once, not once per
-// command.
-struct LatestOutput {
-  LatestOutput() = default;
-  explicit LatestOutput(v1::OutputRevision revision)
-      : record(std::make_shared<const v1::OutputRevision>(std::move(revision))) {}
-
-  // Never null in a snapshot.
-  std::shared_ptr<const v1::OutputRevision> record;
-  // The binding of `record` under the pack whose digest is `bound_digest`; null until the engine
-  // first evaluates a gate with it. Apply fills it in on the snapshot it works on.
-  std::shared_ptr<const cel::Value> bound;
-  std::string bound_digest;
-};
-
-// Everything the engine reads about one service; the shell loads it from the store.
+// Everything the engine reads about one service; the shell loads it from the store. Records are
+// shared and immutable: a snapshot is cheap to copy, and a shell may keep one across commands.
 struct ServiceSnapshot {
   // The stored state; `id` empty when the service does not exist yet.
   v1::Service service;
-  // The latest revision of every submitted output, keyed by its output type.
-  absl::flat_hash_map<std::string, LatestOutput> latest_outputs;
-  // The stored assessment of every assessed principle, keyed by its principle.
-  absl::flat_hash_map<std::string, v1::Assessment> assessments;
-  // CEL bindings (model::AssessmentValue) of entries of `assessments`, by principle, kept so that
-  // a snapshot held across commands binds each assessment once. Optional: a missing entry is
-  // built when needed. Whoever replaces an assessment must drop its binding (Apply does).
-  absl::flat_hash_map<std::string, std::shared_ptr<const cel::Value>> assessment_bindings;
+  // The latest revision of every submitted output, keyed by its output type. Never null.
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::OutputRevision>> latest_outputs;
+  // The stored assessment of every assessed principle, keyed by its principle. Never null.
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Assessment>> assessments;
   // Decisions at `service.gate_under_review` in `service.cycle` (superseded ones included). Those
   // of earlier reviews of the same gate may be among them; only the current review's count.
   std::vector<v1::Decision> gate_decisions;
@@ -121,14 +109,6 @@ struct SubmitOutput {
   std::string output_type;
   v1::DocumentRef document;
   google::protobuf::Struct fields;
-  // When set, the fields submitted instead of `fields`, borrowed: they must stay alive and
-  // unchanged until Apply returns. Lets the shell pass a request's fields without copying them.
-  const google::protobuf::Struct* borrowed_fields = nullptr;
-
-  // The fields submitted: `*borrowed_fields` when set, else `fields`.
-  const google::protobuf::Struct& submitted_fields() const {
-    return borrowed_fields != nullptr ? *borrowed_fields : fields;
-  }
 };
 
 struct RecordAssessment {
@@ -144,6 +124,8 @@ struct AdvanceStage {
 struct RequestGateReview {};
 
 struct RecordDecision {
+  // The gate decided at; must be the gate under review.
+  std::string gate;
   std::string panel;
   v1::GateOutcome outcome = v1::GATE_OUTCOME_UNSPECIFIED;
   // For recycle: the stage to return to (at or before the current stage).
@@ -179,14 +161,19 @@ struct Context {
   // Optional: stops the command's gate evaluation at the call's deadline or cancellation; the
   // command then fails with DeadlineExceeded or Cancelled and changes nothing.
   const cel::Interrupt* interrupt = nullptr;
+  // Optional: the CEL values of the snapshot's records, provided and kept (model::BoundRecords),
+  // for a shell that keeps the snapshot across commands. Results never depend on it.
+  model::BoundRecords* bound = nullptr;
+  // The CloudEvents `source` of the command's events.
+  std::string event_source = "/varav";
 };
 
 // What a command changes; the shell commits all of it atomically.
 struct Transition {
   v1::Service service;
-  // New output revisions; the same immutable records the snapshot's latest_outputs then hold.
+  // New output revisions and assessments (immutable, ready to share with a kept snapshot).
   std::vector<std::shared_ptr<const v1::OutputRevision>> outputs;
-  std::vector<v1::Assessment> assessments;
+  std::vector<std::shared_ptr<const v1::Assessment>> assessments;
   // New decisions and, for a superseded one, its rewritten record (superseded = true).
   std::vector<v1::Decision> decisions;
   // The gate evaluation made by this command, with its id (see EvaluationId). Immutable; it lives
@@ -195,32 +182,34 @@ struct Transition {
   std::string evaluation_id;
   // Events in order, without sequences or hashes (the store assigns them).
   std::vector<v1::Event> events;
+  // The summary of `evaluation` (unset when the command evaluated no gate), and whether that
+  // evaluation found the gate ready where the previous one did not.
+  v1::GateSummary summary;
+  bool became_ready = false;
+  // The combined outcome when the command completed a review (GATE_OUTCOME_UNSPECIFIED else).
+  v1::GateOutcome applied_outcome = v1::GATE_OUTCOME_UNSPECIFIED;
 };
+
+// A service or agency id: 1..63 of a-z, 0-9, '-', '_', '.', starting with a letter or digit (ids
+// appear in store keys, URLs and event subjects). InvalidArgument naming `field`.
+absl::Status ValidateServiceId(absl::string_view field, absl::string_view id);
+
+// The checks of `command` that need no state: required fields, well-formed values, due dates after
+// `now`. Apply makes them first; a shell may make them before loading anything, to refuse early
+// with the same message. InvalidArgument naming the field.
+absl::Status ValidateCommand(const Command& command, absl::Time now);
 
 absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
                                  const Context& context);
-// The same, working on `snapshot` in place instead of on a copy: for callers that do not need the
-// snapshot afterwards (the shell's command path).
-absl::StatusOr<Transition> Apply(ServiceSnapshot&& snapshot, const Command& command,
-                                 const Context& context);
-// The same, changing `snapshot` in place: on success its `latest_outputs` and `assessments` are
-// those after the transition, as a fresh load from the store after the commit would give them,
-// with the output bindings computed on the way kept; `service` is left empty (the shell takes
-// the stored record, with its new etag, from the commit), and `gate_decisions` and
-// `latest_evaluation` are not maintained (a shell that keeps the snapshot for later commands
-// keeps it only while no gate is under review, when both are empty). On error `snapshot` is
-// unspecified.
-absl::StatusOr<Transition> ApplyInPlace(ServiceSnapshot& snapshot, const Command& command,
-                                        const Context& context);
 
 // --- Queries shared with the API layer ---
 
 // The gate that closes the diamond of `stage`; nullptr for an unknown stage.
 const v1::Gate* GateForStage(const model::CompiledPack& pack, absl::string_view stage);
 
-// The input a gate's rules see for this snapshot at `now`; `extra_outputs` (hypothetical outputs
-// for a dry run) replace the latest revisions of their types.
-v1::GateInput BuildGateInput(const ServiceSnapshot& snapshot, absl::Time now,
+// What a gate's rules see of `snapshot` at `now` (its records shared, not copied);
+// `extra_outputs` (hypothetical outputs for a dry run) replace the latest revisions of their types.
+model::GateSubject SubjectOf(const ServiceSnapshot& snapshot, absl::Time now,
                              const std::vector<v1::OutputRevision>& extra_outputs = {});
 
 // Dry run: evaluates `gate_id` (the current gate when empty) without changing anything.

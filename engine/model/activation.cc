@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/common/status_macros.h"
+#include "engine/model/bound_records.h"
 #include "engine/model/pack.h"
 
 namespace varav::model {
@@ -265,24 +266,6 @@ Value ServiceValue(const v1::GateInput::Service& s) {
   return Value::Map(std::move(e));
 }
 
-Value AssessmentValue(const v1::GateInput::Assessment& a) {
-  Entries e;
-  Put(e, "score", Value::Double(a.score()));
-  Put(e, "answered", Value::Int(a.answered()));
-  Put(e, "total", Value::Int(a.total()));
-  std::vector<Value> answers;
-  for (const v1::GateInput::Answer& ans : a.answers()) {
-    Entries ae;
-    Put(ae, "question", Str(ans.question()));
-    Put(ae, "answer", Str(AnswerName(ans.answer())));
-    Put(ae, "evidence", Str(ans.evidence()));
-    Put(ae, "comment", Str(ans.comment()));
-    answers.push_back(Value::Map(std::move(ae)));
-  }
-  Put(e, "answers", Value::List(std::move(answers)));
-  return Value::Map(std::move(e));
-}
-
 Value ConditionValue(const v1::Condition& c) {
   Entries e;
   Put(e, "gate", Str(c.gate()));
@@ -297,15 +280,6 @@ Value GateValue(const v1::Gate& gate) {
   Put(g, "id", Interned(gate.id()));
   Put(g, "stage", Interned(gate.after_stage()));
   return Value::Map(std::move(g));
-}
-
-Value ConditionValue(const v1::GateInput::Condition& c) {
-  Entries e;
-  Put(e, "gate", Str(c.gate()));
-  Put(e, "panel", Str(c.panel()));
-  Put(e, "text", Str(c.text()));
-  if (c.has_due()) Put(e, "due", Value::Timestamp(ToTime(c.due())));
-  return Value::Map(std::move(e));
 }
 
 void CollectOutputsRead(const cel::Expr* e, std::set<std::string>& out) {
@@ -438,50 +412,6 @@ std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
   return problems;
 }
 
-cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
-                                const v1::GateInput& input) {
-  cel::Activation act;
-  act.Bind("service", ServiceValue(input.service()));
-
-  Entries outputs;
-  absl::flat_hash_set<std::string> seen;
-  for (const v1::GateInput::Output& o : input.outputs()) {
-    const v1::OutputType* type = pack.FindOutput(o.output_id());
-    // Unknown outputs are not part of varav.Outputs; a repeated id keeps its first revision so
-    // that the map stays well-formed.
-    if (type == nullptr || !seen.insert(o.output_id()).second) continue;
-    Entries e;
-    Put(e, "revision", Value::Int(o.revision()));
-    Put(e, "status", Str(o.status()));
-    if (o.has_submitted_at()) Put(e, "submitted_at", Value::Timestamp(ToTime(o.submitted_at())));
-    Put(e, "submitted_by", Str(o.submitted_by()));
-    if (o.has_document()) Put(e, "document", DocumentValue(o.document()));
-    Put(e, "fields", FieldsValue(type->fields(), o.fields()));
-    Put(outputs, o.output_id(), Value::Map(std::move(e)));
-  }
-  act.Bind("outputs", Value::Map(std::move(outputs)));
-
-  Entries assessments;
-  seen.clear();
-  for (const v1::GateInput::Assessment& a : input.assessments()) {
-    if (pack.FindPrinciple(a.principle_id()) == nullptr || !seen.insert(a.principle_id()).second) {
-      continue;
-    }
-    Put(assessments, a.principle_id(), AssessmentValue(a));
-  }
-  act.Bind("assessments", Value::Map(std::move(assessments)));
-
-  std::vector<Value> conditions;
-  for (const v1::GateInput::Condition& c : input.conditions()) {
-    conditions.push_back(ConditionValue(c));
-  }
-  act.Bind("conditions", Value::List(std::move(conditions)));
-
-  act.Bind("gate", GateValue(gate));
-  act.Bind("now", Value::Timestamp(ToTime(input.now())));
-  return act;
-}
-
 Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& o) {
   return OutputValue(o, FieldsValue(type.fields(), o.fields()));
 }
@@ -498,51 +428,93 @@ Value OutputValue(const v1::OutputRevision& o, Value fields) {
 }
 
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
-                                const GateSubject& subject) {
+                                const GateSubject& subject, BoundRecords* bound) {
   cel::Activation act;
   act.Bind("service", ServiceValue(subject.service));
 
   Entries outputs;
   outputs.reserve(subject.outputs.size());
   absl::flat_hash_set<absl::string_view> seen;
-  const bool bound = subject.bound_outputs.size() == subject.outputs.size();
-  for (size_t i = 0; i < subject.outputs.size(); ++i) {
-    const v1::OutputRevision* o = subject.outputs[i];
+  for (const std::shared_ptr<const v1::OutputRevision>& o : subject.outputs) {
     const v1::OutputType* type = pack.FindOutput(o->output_type());
+    // Unknown outputs are not part of varav.Outputs; a repeated type keeps its first revision so
+    // that the map stays well-formed.
     if (type == nullptr || !seen.insert(o->output_type()).second) continue;
-    if (bound && subject.bound_outputs[i] != nullptr) {
-      Put(outputs, o->output_type(), *subject.bound_outputs[i]);
-    } else {
-      Put(outputs, o->output_type(), OutputValue(*type, *o));
-    }
+    Put(outputs, o->output_type(),
+        bound != nullptr ? bound->Output(*type, pack.digest(), o) : OutputValue(*type, *o));
   }
   act.Bind("outputs", Value::Map(std::move(outputs)));
 
   Entries assessments;
   assessments.reserve(subject.assessments.size());
   seen.clear();
-  const bool bound_assessments = subject.bound_assessments.size() == subject.assessments.size();
-  for (size_t i = 0; i < subject.assessments.size(); ++i) {
-    const v1::Assessment* a = subject.assessments[i];
+  for (const std::shared_ptr<const v1::Assessment>& a : subject.assessments) {
     if (pack.FindPrinciple(a->principle()) == nullptr || !seen.insert(a->principle()).second) {
       continue;
     }
-    if (bound_assessments && subject.bound_assessments[i] != nullptr) {
-      Put(assessments, a->principle(), *subject.bound_assessments[i]);
-    } else {
-      Put(assessments, a->principle(), AssessmentValue(*a));
-    }
+    Put(assessments, a->principle(), bound != nullptr ? bound->Assessment(a) : AssessmentValue(*a));
   }
   act.Bind("assessments", Value::Map(std::move(assessments)));
 
   std::vector<Value> conditions;
   conditions.reserve(subject.conditions.size());
-  for (const v1::Condition* c : subject.conditions) conditions.push_back(ConditionValue(*c));
+  for (const v1::Condition& c : subject.conditions) conditions.push_back(ConditionValue(c));
   act.Bind("conditions", Value::List(std::move(conditions)));
 
   act.Bind("gate", GateValue(gate));
   act.Bind("now", Value::Timestamp(ToTime(subject.now)));
   return act;
+}
+
+GateSubject SubjectOf(const v1::GateInput& input) {
+  GateSubject subject;
+  subject.service = input.service();
+  for (const v1::GateInput::Output& o : input.outputs()) {
+    auto revision = std::make_shared<v1::OutputRevision>();
+    revision->set_output_type(o.output_id());
+    revision->set_revision(static_cast<uint32_t>(o.revision()));
+    v1::OutputStatus status = v1::OUTPUT_STATUS_SUBMITTED;
+    if (o.status() == "accepted") status = v1::OUTPUT_STATUS_ACCEPTED;
+    if (o.status() == "returned") status = v1::OUTPUT_STATUS_RETURNED;
+    revision->set_status(status);
+    if (o.has_submitted_at()) *revision->mutable_submitted_at() = o.submitted_at();
+    revision->set_submitted_by(o.submitted_by());
+    if (o.has_document()) {
+      v1::DocumentRef* d = revision->mutable_document();
+      d->set_system(o.document().system());
+      d->set_id(o.document().id());
+      d->set_version(o.document().version());
+      d->set_uri(o.document().uri());
+      d->set_sha256(o.document().sha256());
+    }
+    *revision->mutable_fields() = o.fields();
+    subject.outputs.push_back(std::move(revision));
+  }
+  for (const v1::GateInput::Assessment& a : input.assessments()) {
+    auto assessment = std::make_shared<v1::Assessment>();
+    assessment->set_principle(a.principle_id());
+    assessment->set_score(a.score());
+    assessment->set_answered(static_cast<uint32_t>(a.answered()));
+    assessment->set_total(static_cast<uint32_t>(a.total()));
+    for (const v1::GateInput::Answer& answer : a.answers()) {
+      v1::AssessmentAnswer* to = assessment->add_answers();
+      to->set_question(answer.question());
+      to->set_answer(answer.answer());
+      to->set_evidence(answer.evidence());
+      to->set_comment(answer.comment());
+    }
+    subject.assessments.push_back(std::move(assessment));
+  }
+  for (const v1::GateInput::Condition& c : input.conditions()) {
+    v1::Condition& to = subject.conditions.emplace_back();
+    to.set_gate(c.gate());
+    to.set_panel(c.panel());
+    to.set_text(c.text());
+    if (c.has_due()) *to.mutable_due() = c.due();
+    to.set_status(v1::CONDITION_STATUS_OPEN);
+  }
+  subject.now = input.now();
+  return subject;
 }
 
 std::vector<std::string> OutputsRead(const cel::Ast& ast) {
@@ -566,15 +538,11 @@ absl::string_view AnswerName(v1::AnswerValue answer) {
   }
 }
 
-v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
-                                          std::vector<v1::GateInput::Answer> answers,
-                                          int64_t total_questions) {
-  v1::GateInput::Assessment a;
-  a.set_principle_id(std::move(principle_id));
+void ScoreAssessment(v1::Assessment& assessment, int64_t total_questions) {
   double sum = 0;
-  int64_t answered = 0;
-  for (v1::GateInput::Answer& ans : answers) {
-    switch (ans.answer()) {
+  uint32_t answered = 0;
+  for (const v1::AssessmentAnswer& a : assessment.answers()) {
+    switch (a.answer()) {
       case v1::ANSWER_VALUE_YES:
         sum += 1;
         ++answered;
@@ -589,12 +557,10 @@ v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
       default:
         break;
     }
-    *a.add_answers() = std::move(ans);
   }
-  a.set_answered(answered);
-  a.set_total(total_questions);
-  a.set_score(answered == 0 ? 0.0 : sum / static_cast<double>(answered));
-  return a;
+  assessment.set_answered(answered);
+  assessment.set_total(static_cast<uint32_t>(total_questions));
+  assessment.set_score(answered == 0 ? 0.0 : sum / answered);
 }
 
 }  // namespace varav::model

@@ -62,6 +62,7 @@
 
 namespace varav::model {
 
+class BoundRecords;
 class CompiledPack;
 
 using FieldSchemas = google::protobuf::RepeatedPtrField<v1::FieldSchema>;
@@ -89,60 +90,46 @@ std::vector<std::string> CheckOutputFields(const FieldSchemas& schema,
                                            const google::protobuf::Struct& fields,
                                            cel::Value* value);
 
-// Binds every variable above for an evaluation of `gate` of `pack`. Outputs and assessments whose
-// ids the pack does not declare are not bound.
-cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
-                                const v1::GateInput& input);
-
 // The value `outputs.<type>` has for one stored revision of an output of `type` (a
-// varav.output.<o> object, see above). Immutable once built, so a caller may keep it with the
-// revision and bind it again in later evaluations (GateSubject::bound_outputs) instead of
-// converting the revision's fields anew each time.
+// varav.output.<o> object, see above).
 cel::Value OutputValue(const v1::OutputType& type, const v1::OutputRevision& revision);
 // The same with the revision's fields already bound: `fields` must be
 // FieldsValue(type.fields(), revision.fields()).
 cel::Value OutputValue(const v1::OutputRevision& revision, cel::Value fields);
 
 // The value `assessments.<principle>` has for one stored assessment (a varav.Assessment object).
-// Immutable once built, and independent of the pack, so it may be kept and bound again
-// (GateSubject::bound_assessments).
 cel::Value AssessmentValue(const v1::Assessment& assessment);
 
-// A gate's input borrowed from stored records instead of copied into a v1::GateInput: the command
-// path binds outputs' fields to CEL straight from the stored OutputRevisions. Bound exactly as the
-// equivalent GateInput (see lifecycle::BuildGateInput) would be. The pointers are not owned and
-// must stay valid while the subject is used.
+// What a gate's rules see of a service: its records, shared with whoever holds them (a service
+// snapshot's stored revisions and assessments, or the records of a rule test's fixture).
 struct GateSubject {
   v1::GateInput::Service service;
   // The latest revision of each output type, ordered by type.
-  std::vector<const v1::OutputRevision*> outputs;
-  // Optional, parallel to `outputs` (empty, or of the same length): the OutputValue of each
-  // revision under this pack, already built; a null entry is built during binding. A value given
-  // here must be OutputValue(type, *outputs[i]) for this pack's type, or results are undefined.
-  std::vector<const cel::Value*> bound_outputs;
+  std::vector<std::shared_ptr<const v1::OutputRevision>> outputs;
   // Every assessment, ordered by principle.
-  std::vector<const v1::Assessment*> assessments;
-  // Optional, parallel to `assessments` like `bound_outputs`: AssessmentValue of each, already
-  // built; a null entry is built during binding.
-  std::vector<const cel::Value*> bound_assessments;
+  std::vector<std::shared_ptr<const v1::Assessment>> assessments;
   // The open conditions.
-  std::vector<const v1::Condition*> conditions;
+  std::vector<v1::Condition> conditions;
   google::protobuf::Timestamp now;
 };
 
+// The subject a rule test fixture describes (v1::GateInput, evaluation.proto).
+GateSubject SubjectOf(const v1::GateInput& input);
+
+// Binds every variable above for an evaluation of `gate` of `pack`. Outputs and assessments whose
+// ids the pack does not declare are not bound. `bound`, when given, provides and keeps the
+// records' CEL values (bound_records.h).
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
-                                const GateSubject& subject);
+                                const GateSubject& subject, BoundRecords* bound = nullptr);
 
 // Ids of the outputs an expression reads: every `outputs.<id>` selection (including inside
 // has()), sorted and unique.
 std::vector<std::string> OutputsRead(const cel::Ast& ast);
 
-// An assessment scored from its answers: yes = 1, partly = 0.5, no = 0, na excluded;
-// score = mean over the answers that are not na (0 when none); answered = their number; total =
+// Scores `assessment` from its answers: yes = 1, partly = 0.5, no = 0, not applicable excluded;
+// score = mean over the answers that are not n/a (0 when none); answered = their number; total =
 // `total_questions`.
-v1::GateInput::Assessment ScoreAssessment(std::string principle_id,
-                                          std::vector<v1::GateInput::Answer> answers,
-                                          int64_t total_questions);
+void ScoreAssessment(v1::Assessment& assessment, int64_t total_questions);
 
 // The CEL spelling of an answer ("yes", "partly", "no", "na"; "" when unspecified).
 absl::string_view AnswerName(v1::AnswerValue answer);

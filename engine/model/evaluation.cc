@@ -99,42 +99,19 @@ absl::Status Evaluate(const CompiledPack& pack, const v1::Gate* gate,
 
 }  // namespace
 
-absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                                                const v1::GateInput& input) {
-  const v1::Gate* gate = pack.FindGate(gate_id);
-  if (gate == nullptr) {
-    return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
-  }
-  absl::flat_hash_map<absl::string_view, int64_t> revisions;
-  for (const v1::GateInput::Output& o : input.outputs()) {
-    revisions.emplace(o.output_id(), o.revision());
-  }
-  v1::GateEvaluation out;
-  VARAV_RETURN_IF_ERROR(Evaluate(pack, gate, BuildActivation(pack, *gate, input), revisions,
-                                 input.now(), out, nullptr));
-  return out;
-}
-
-absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                                                const GateSubject& subject) {
-  v1::GateEvaluation out;
-  VARAV_RETURN_IF_ERROR(EvaluateGate(pack, gate_id, subject, &out));
-  return out;
-}
-
 absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                           const GateSubject& subject, v1::GateEvaluation* out,
-                          const cel::Interrupt* interrupt) {
+                          const EvaluationOptions& options) {
   const v1::Gate* gate = pack.FindGate(gate_id);
   if (gate == nullptr) {
     return absl::NotFoundError(absl::StrCat("pack ", pack.key(), " has no gate '", gate_id, "'"));
   }
   absl::flat_hash_map<absl::string_view, int64_t> revisions;
-  for (const v1::OutputRevision* o : subject.outputs) {
+  for (const std::shared_ptr<const v1::OutputRevision>& o : subject.outputs) {
     revisions.emplace(o->output_type(), o->revision());
   }
-  return Evaluate(pack, gate, BuildActivation(pack, *gate, subject), revisions, subject.now, *out,
-                  interrupt);
+  return Evaluate(pack, gate, BuildActivation(pack, *gate, subject, options.bound), revisions,
+                  subject.now, *out, options.interrupt);
 }
 
 }  // namespace varav::model

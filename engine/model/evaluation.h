@@ -1,8 +1,9 @@
-// Gate evaluation: runs every rule of one gate of a compiled pack against a GateInput and records
+// Gate evaluation: runs every rule of one gate of a compiled pack against a GateSubject and records
 // the result as a varav.v1.GateEvaluation (what the store persists).
 //
-//   absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack, "A", input);
-//   if (e.ok() && e->ready()) { ... }
+//   v1::GateEvaluation e;
+//   VARAV_RETURN_IF_ERROR(EvaluateGate(*pack, "A", subject, &e));
+//   if (e.ready()) { ... }
 //
 // Per rule: pass (true), fail (false) or error (an error value or a non-bool result, with the
 // error's text). Failing and erring rules carry their message, static or computed by the rule's
@@ -18,24 +19,24 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/model/activation.h"
+#include "engine/model/bound_records.h"
 #include "engine/model/pack.h"
 #include "varav/v1/evaluation.pb.h"
 
 namespace varav::model {
 
-// NotFound when the pack has no gate `gate_id`.
-absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                                                const v1::GateInput& input);
+struct EvaluationOptions {
+  // Optional: stops the evaluation at a deadline or cancellation (DeadlineExceeded or Cancelled
+  // then, and the output is unspecified: an interrupted rule has no result to record).
+  const cel::Interrupt* interrupt = nullptr;
+  // Optional: the records' CEL values, provided and kept (bound_records.h).
+  BoundRecords* bound = nullptr;
+};
 
-// The same for a subject borrowed from stored records (see GateSubject in activation.h): equal
-// results for the equivalent GateInput, without copying the outputs' fields.
-absl::StatusOr<v1::GateEvaluation> EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
-                                                const GateSubject& subject);
-// The same, written into `*out` (cleared first), which may live on a protobuf arena. `interrupt`,
-// when given, stops the evaluation at a deadline or cancellation: DeadlineExceeded or Cancelled
-// then, and `*out` is unspecified (an interrupted rule has no result to record).
+// Evaluates every rule of `gate_id` against `subject` into `*out` (cleared first; it may live on
+// a protobuf arena). NotFound when the pack has no gate `gate_id`.
 absl::Status EvaluateGate(const CompiledPack& pack, absl::string_view gate_id,
                           const GateSubject& subject, v1::GateEvaluation* out,
-                          const cel::Interrupt* interrupt = nullptr);
+                          const EvaluationOptions& options = {});
 
 }  // namespace varav::model

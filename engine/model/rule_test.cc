@@ -161,13 +161,13 @@ class TestFileRunner {
       return;
     }
 
-    absl::StatusOr<v1::GateEvaluation> eval = EvaluateGate(pack_, gate->id(), input);
-    if (!eval.ok()) {
-      c.mismatches.push_back(std::string(eval.status().message()));
+    v1::GateEvaluation eval;
+    if (absl::Status s = EvaluateGate(pack_, gate->id(), SubjectOf(input), &eval); !s.ok()) {
+      c.mismatches.push_back(std::string(s.message()));
       report_->cases.push_back(std::move(c));
       return;
     }
-    for (const v1::RuleResult& r : eval->results()) {
+    for (const v1::RuleResult& r : eval.results()) {
       const bool failing = r.outcome() != v1::RULE_OUTCOME_PASS;
       const bool expected = want_failing.contains(r.rule_id());
       if (failing == expected) continue;
@@ -177,9 +177,9 @@ class TestFileRunner {
       c.mismatches.push_back(absl::StrCat("rule ", r.rule_id(), " expected ",
                                           expected ? "fail" : "pass", ", got ", got));
     }
-    if (has_ready && eval->ready() != want_ready) {
+    if (has_ready && eval.ready() != want_ready) {
       c.mismatches.push_back(absl::StrCat("expected ready: ", want_ready ? "true" : "false",
-                                          ", got ", eval->ready() ? "true" : "false"));
+                                          ", got ", eval.ready() ? "true" : "false"));
     }
     c.passed = c.mismatches.empty();
     report_->cases.push_back(std::move(c));
@@ -472,15 +472,22 @@ class TestFileRunner {
                       {"answers", "score", "answered", "total"}, {}, &m)) {
         continue;
       }
-      std::vector<v1::GateInput::Answer> answers;
+      // Scored as the engine scores a recorded assessment, unless the fixture says otherwise.
+      v1::Assessment scored;
+      v1::GateInput::Assessment assessment;
+      assessment.set_principle_id(id);
       if (const Field* a = m.Get("answers"); a != nullptr && y_.ExpectList(*a)) {
         int i = 0;
         for (const YAML::Node& item : a->value) {
-          answers.push_back(ReadAnswer(*principle, i++, Field{a->key, item}));
+          v1::GateInput::Answer answer = ReadAnswer(*principle, i++, Field{a->key, item});
+          scored.add_answers()->set_answer(answer.answer());
+          *assessment.add_answers() = std::move(answer);
         }
       }
-      v1::GateInput::Assessment assessment =
-          ScoreAssessment(id, std::move(answers), principle->questions_size());
+      ScoreAssessment(scored, principle->questions_size());
+      assessment.set_score(scored.score());
+      assessment.set_answered(scored.answered());
+      assessment.set_total(scored.total());
       if (const Field* s = m.Get("score")) {
         double score = 0;
         if (y_.ReadDouble(*s, &score)) {

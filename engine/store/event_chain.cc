@@ -142,44 +142,4 @@ absl::StatusOr<std::string> HashedForm(absl::string_view stored) {
   return out;
 }
 
-absl::string_view EventTypeFor(v1::Event::DataCase data_case) {
-  switch (data_case) {
-    case v1::Event::kServiceRegistered:
-      return "ee.varav.service.registered";
-    case v1::Event::kOutputSubmitted:
-      return "ee.varav.output.submitted";
-    case v1::Event::kAssessmentRecorded:
-      return "ee.varav.assessment.recorded";
-    case v1::Event::kStageAdvanced:
-      return "ee.varav.stage.advanced";
-    case v1::Event::kGateEvaluated:
-      return "ee.varav.gate.evaluated";
-    case v1::Event::kGateReady:
-      return "ee.varav.gate.ready";
-    case v1::Event::kReviewRequested:
-      return "ee.varav.review.requested";
-    case v1::Event::kDecisionRecorded:
-      return "ee.varav.decision.recorded";
-    case v1::Event::kGateApproved:
-      return "ee.varav.gate.approved";
-    case v1::Event::kGateApprovedWithConditions:
-      return "ee.varav.gate.approved_with_conditions";
-    case v1::Event::kRecycled:
-      return "ee.varav.service.recycled";
-    case v1::Event::kHeld:
-      return "ee.varav.service.held";
-    case v1::Event::kResumed:
-      return "ee.varav.service.resumed";
-    case v1::Event::kStopped:
-      return "ee.varav.service.stopped";
-    case v1::Event::kRetired:
-      return "ee.varav.service.retired";
-    case v1::Event::kPackMigrated:
-      return "ee.varav.service.pack_migrated";
-    case v1::Event::DATA_NOT_SET:
-      break;
-  }
-  return "";
-}
-
 }  // namespace varav::store

@@ -1,4 +1,4 @@
-// Event hash chain and event-type naming.
+// The event hash chain.
 //
 // Every event of a service links to the previous one by hash, so that removing, reordering or
 // editing a stored event is detectable (Store::VerifyChain). The hash is defined in
@@ -57,8 +57,5 @@ std::string SealEvent(const UnsealedEvent& event, uint64_t global_sequence,
 // top-level `prev_hash`, `hash` and `hashed_form` fields, so that
 // hash == hex(SHA-256(prev_hash || HashedForm(stored))). DataLoss when `stored` is malformed.
 absl::StatusOr<std::string> HashedForm(absl::string_view stored);
-
-// The CloudEvents type of an event payload, e.g. "ee.varav.gate.approved"; empty for DATA_NOT_SET.
-absl::string_view EventTypeFor(v1::Event::DataCase data_case);
 
 }  // namespace varav::store

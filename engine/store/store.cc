@@ -361,11 +361,6 @@ absl::Status ValidateMutation(const Mutation& m) {
     if (e.data_case() == v1::Event::DATA_NOT_SET) {
       return absl::InvalidArgumentError(absl::StrCat(what, " has no payload"));
     }
-    if (!e.type().empty() && e.type() != EventTypeFor(e.data_case())) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " has type '", e.type(),
-                                                     "' but its payload is of type '",
-                                                     EventTypeFor(e.data_case()), "'"));
-    }
     if (!e.subject().empty() && e.subject() != id) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, " has subject '", e.subject(), "', not '", id, "'"));
@@ -914,12 +909,8 @@ absl::Status Store::CommitLocked(const Mutation& m, v1::Service next, std::vecto
   for (v1::Event& e : events) {
     ++service_sequence;
     e.set_service_sequence(service_sequence);
+    // An event belongs to the service it is stored under (verification reads this back).
     e.set_subject(id);
-    if (e.spec_version().empty()) e.set_spec_version("1.0");
-    if (e.source().empty()) e.set_source(options_.event_source);
-    if (e.type().empty()) e.set_type(std::string(EventTypeFor(e.data_case())));
-    if (e.id().empty()) e.set_id(absl::StrCat(id, "/", service_sequence));
-    if (e.data_content_type().empty()) e.set_data_content_type("application/protobuf");
     if (e.request_id().empty()) e.set_request_id(m.request_id);
     e.clear_global_sequence();
     e.clear_prev_hash();

@@ -93,8 +93,6 @@ struct StoreOptions {
   // request). A commit holds two of them until its group write has returned, fsync included, so
   // too few make unrelated commits wait for each other's group.
   int lock_stripes = 4096;
-  // Default "/varav": the CloudEvents `source` given to events that carry none.
-  std::string event_source = "/varav";
   // Default 65,536: service records kept parsed in memory for GetService and for the commit path's
   // read of the current record (an entry costs a few KB; 0 turns the cache off). Commits keep the
   // entries current, so a hit is exactly what RocksDB holds.
@@ -138,8 +136,9 @@ struct Mutation {
   // decision is marked superseded.
   std::vector<v1::Decision> decisions;
   // Events, in order. The store assigns `global_sequence`, `service_sequence`, `prev_hash` and
-  // `hash`, and fills `spec_version`, `subject`, `source`, `type`, `id` and `data_content_type`
-  // when empty. Each must carry a payload; a non-empty `type` must match it.
+  // `hash`, sets `subject` to the service id (and the call's request id when the event has none);
+  // the caller names the events (CloudEvents id, type, source). Each must carry a payload; its
+  // `subject`, when set, must be the service.
   std::vector<v1::Event> events;
   // Optional idempotency key. When set, the response is recorded under it atomically with the
   // rest, and a later Commit or LookupRequest with the same id replays it.

@@ -69,6 +69,8 @@ struct GovernanceOptions {
   // snapshot_cache.h), so that the next command on them skips re-reading and re-binding their
   // outputs; also the number of GetGateStatus answers kept (etag_cache.h). 0 turns both off.
   size_t snapshot_cache_entries = 4096;
+  // Default "/varav": the CloudEvents `source` of every event.
+  std::string event_source = "/varav";
 };
 
 // The index terms of a service (lifecycle::PortfolioTerms) as the store takes them: the
@@ -87,28 +89,28 @@ class Governance {
   // --- LifecycleService: mutations ---
   absl::StatusOr<v1::RegisterServiceResponse> RegisterService(
       const v1::RegisterServiceRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
-  absl::StatusOr<v1::SubmitOutputResponse> SubmitOutput(
-      const v1::SubmitOutputRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
+      const cel::Interrupt* interrupt = nullptr);
+  absl::StatusOr<v1::SubmitOutputResponse> SubmitOutput(const v1::SubmitOutputRequest& request,
+                                                        const Principal& principal,
+                                                        const cel::Interrupt* interrupt = nullptr);
   absl::StatusOr<v1::RecordAssessmentResponse> RecordAssessment(
       const v1::RecordAssessmentRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
-  absl::StatusOr<v1::AdvanceStageResponse> AdvanceStage(
-      const v1::AdvanceStageRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
+      const cel::Interrupt* interrupt = nullptr);
+  absl::StatusOr<v1::AdvanceStageResponse> AdvanceStage(const v1::AdvanceStageRequest& request,
+                                                        const Principal& principal,
+                                                        const cel::Interrupt* interrupt = nullptr);
   absl::StatusOr<v1::RequestGateReviewResponse> RequestGateReview(
       const v1::RequestGateReviewRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
+      const cel::Interrupt* interrupt = nullptr);
   absl::StatusOr<v1::RecordDecisionResponse> RecordDecision(
       const v1::RecordDecisionRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
+      const cel::Interrupt* interrupt = nullptr);
   absl::StatusOr<v1::ResumeFromHoldResponse> ResumeFromHold(
       const v1::ResumeFromHoldRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
-  absl::StatusOr<v1::MigratePackResponse> MigratePack(
-      const v1::MigratePackRequest& request, const Principal& principal,
-      const cel::Interrupt* interrupt = nullptr) const;
+      const cel::Interrupt* interrupt = nullptr);
+  absl::StatusOr<v1::MigratePackResponse> MigratePack(const v1::MigratePackRequest& request,
+                                                      const Principal& principal,
+                                                      const cel::Interrupt* interrupt = nullptr);
 
   // --- LifecycleService: queries (any role) ---
   absl::StatusOr<v1::GetServiceResponse> GetService(const v1::GetServiceRequest& request,
@@ -163,22 +165,22 @@ class Governance {
   template <typename Response>
   absl::StatusOr<Response> Mutate(
       const MutationCall& call, const Principal& principal,
-      const std::function<void(const lifecycle::Transition&, Response&)>& fill) const;
+      const std::function<void(const lifecycle::Transition&, Response&)>& fill);
 
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
   // The pack a service is pinned to; FailedPrecondition when this server has not loaded it.
   absl::StatusOr<std::shared_ptr<const model::CompiledPack>> PinnedPack(
       const v1::Service& service) const;
-  // The stored service plus its latest outputs, assessments, decisions at the gate under review
-  // and latest evaluation: what lifecycle::Apply reads.
-  absl::StatusOr<lifecycle::ServiceSnapshot> LoadSnapshot(v1::Service service) const;
+  // What lifecycle::Apply reads of a service, from one consistent read of the store.
+  absl::StatusOr<lifecycle::ServiceSnapshot> LoadSnapshot(absl::string_view service_id) const;
 
   store::Store* const store_;
   const model::PackRegistry* const registry_;
   const GovernanceOptions options_;
-  // Thread-safe by itself; mutable because the const mutations keep it.
-  mutable SnapshotCache cache_;
-  // GetGateStatus answers by (service, requested gate), valid at the service's etag.
+  // Thread-safe by itself.
+  SnapshotCache cache_;
+  // GetGateStatus answers by (service, requested gate), valid at the service's etag: a memo of a
+  // query, thread-safe by itself.
   mutable EtagCache<std::shared_ptr<const std::string>> status_cache_;
 };
 

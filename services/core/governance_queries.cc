@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/common/status_macros.h"
+#include "engine/lifecycle/event_types.h"
 #include "engine/lifecycle/portfolio.h"
 #include "engine/model/activation.h"
 #include "engine/store/event_chain.h"
@@ -196,7 +197,9 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
     return absl::InvalidArgumentError("hypothetical_outputs: at most 100");
   }
   VARAV_RETURN_IF_ERROR(MayRead(principal));
-  VARAV_ASSIGN_OR_RETURN(v1::Service service, store_->GetService(request.service_id()));
+  // One consistent read: the hypothetical revisions are numbered after the snapshot's.
+  VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(request.service_id()));
+  const v1::Service& service = snapshot.service;
   VARAV_ASSIGN_OR_RETURN(std::shared_ptr<const model::CompiledPack> pack, PinnedPack(service));
 
   const absl::Time now = Now();
@@ -235,7 +238,6 @@ absl::StatusOr<v1::CheckGateResponse> Governance::CheckGate(const v1::CheckGateR
     r.set_stage(service.stage());
     r.set_cycle(service.cycle());
   }
-  VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(std::move(service)));
   v1::CheckGateResponse response;
   VARAV_ASSIGN_OR_RETURN(
       *response.mutable_evaluation(),
@@ -306,7 +308,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> Governance::GetGateStatusByte
     }
     response.set_stale(latest.stale());
   } else {
-    VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(service));
+    VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(service.id()));
     VARAV_ASSIGN_OR_RETURN(*response.mutable_evaluation(),
                            lifecycle::CheckGate(snapshot, *pack, gate->id(), Now(), {}, interrupt));
     response.set_dry_run(true);
@@ -412,11 +414,7 @@ absl::Status Governance::ValidateWatchEvents(const v1::WatchEventsRequest& reque
   }
   if (!request.agency().empty())
     VARAV_RETURN_IF_ERROR(ValidateServiceId("agency", request.agency()));
-  std::set<std::string> known;
-  const google::protobuf::OneofDescriptor* data = v1::Event::descriptor()->FindOneofByName("data");
-  for (int i = 0; i < data->field_count(); ++i) {
-    known.emplace(store::EventTypeFor(static_cast<v1::Event::DataCase>(data->field(i)->number())));
-  }
+  const std::set<std::string> known(lifecycle::EventTypes().begin(), lifecycle::EventTypes().end());
   for (int i = 0; i < request.types_size(); ++i) {
     if (!known.contains(request.types(i))) {
       return absl::InvalidArgumentError(absl::StrCat("types[", i, "]: '", request.types(i),

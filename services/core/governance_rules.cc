@@ -268,9 +268,9 @@ absl::StatusOr<v1::EvaluateExpressionResponse> Governance::EvaluateExpression(
     response.set_formatted_issues(compiled.FormattedIssues("<expression>"));
     return response;
   }
-  VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(std::move(service)));
+  VARAV_ASSIGN_OR_RETURN(lifecycle::ServiceSnapshot snapshot, LoadSnapshot(service.id()));
   const cel::Activation activation =
-      model::BuildActivation(*pack, *gate, lifecycle::BuildGateInput(snapshot, Now()));
+      model::BuildActivation(*pack, *gate, lifecycle::SubjectOf(snapshot, Now()));
   const cel::Value value = compiled.program->Evaluate(activation, nullptr, interrupt);
   if (cel::IsInterruption(value)) return absl::Status(value.error_code(), value.error_message());
   response.set_type(compiled.program->result_type().DebugString());

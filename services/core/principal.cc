@@ -25,6 +25,14 @@ bool Principal::SitsOnPanel(absl::string_view panel) const {
   });
 }
 
+std::vector<std::string> Principal::Panels() const {
+  std::vector<std::string> panels;
+  for (const Role& r : roles) {
+    if (r.kind == RoleKind::kPanelMember) panels.push_back(r.scope);
+  }
+  return panels;
+}
+
 bool Principal::SitsOnAnyPanel() const {
   return std::any_of(roles.begin(), roles.end(),
                      [](const Role& r) { return r.kind == RoleKind::kPanelMember; });

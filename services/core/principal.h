@@ -58,6 +58,8 @@ struct Principal {
   // admins; they are handled separately).
   bool SitsOnPanel(absl::string_view panel) const;
   bool SitsOnAnyPanel() const;
+  // The panels the principal sits on, in role order.
+  std::vector<std::string> Panels() const;
   // True when the principal holds any role (every role may read).
   bool MayRead() const { return !roles.empty(); }
 };

@@ -35,22 +35,6 @@ absl::Status MaxLength(absl::string_view field, absl::string_view value, size_t 
   return absl::OkStatus();
 }
 
-absl::Status ValidateServiceId(absl::string_view field, absl::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  const bool ok =
-      value.size() <= 63 && absl::ascii_isalnum(value.front()) &&
-      std::all_of(value.begin(), value.end(), [](char c) {
-        return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' || c == '.';
-      });
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": '", absl::CEscape(value.substr(0, 80)),
-                     "' is not a valid id (1-63 characters: a-z, 0-9, '-', '_', '.', starting "
-                     "with a letter or digit)"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateId(absl::string_view field, absl::string_view value, bool required) {
   if (value.empty()) {
     return required ? absl::InvalidArgumentError(absl::StrCat(field, ": required"))

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/lifecycle/lifecycle.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/core/principal.h"
@@ -36,9 +37,8 @@ absl::Status Required(absl::string_view field, absl::string_view value);
 // InvalidArgument naming `field` when `value` is longer than `max` bytes.
 absl::Status MaxLength(absl::string_view field, absl::string_view value, size_t max);
 
-// A service id as the engine accepts it: 1..63 of a-z, 0-9, '-', '_', '.', starting with a
-// letter or digit. Also used for agency ids.
-absl::Status ValidateServiceId(absl::string_view field, absl::string_view value);
+// A service id (and an agency id): the lifecycle's rule.
+using ::varav::lifecycle::ValidateServiceId;
 
 // A pack-level id (stage, gate, panel, output type, principle): when `required`, non-empty; at
 // most kMaxIdLength bytes, printable ASCII without spaces. Whether the pack declares it is the

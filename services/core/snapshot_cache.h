@@ -1,22 +1,21 @@
 // SnapshotCache: the command path's memory of the services it has just changed, so that the next
-// command on a service does not re-read and re-parse its outputs and assessments from the store
-// and re-bind every output's fields to CEL.
+// command on a service neither re-reads its outputs and assessments from the store nor converts
+// their fields to CEL again.
 //
 // An entry is the lifecycle::ServiceSnapshot of one service exactly as it stood after a committed
-// (durable) command, keyed by service id and tagged with the etag that commit produced. Every
-// change to a service goes through Store::Commit and gets a new, never reused etag, so a snapshot
-// is a faithful copy of the stored state *at its etag* for as long as it lives: a command that
-// carries the same etag may use it instead of Store::LoadSnapshot. Whether that etag is still the
-// current one is decided, as for every command, by the store's own etag check inside Commit.
+// (durable) command, with the CEL values of its records (model::BoundRecords), keyed by service
+// id and tagged with the etag that commit produced. Every change to a service goes through
+// Store::Commit and gets a new, never reused etag, so an entry is a faithful copy of the stored
+// state at its etag: a command whose etag is that of the entry *and* the store's current record
+// uses it instead of Store::LoadSnapshot, and its outcome is final.
 //
-// Entries are taken, not shared: Take() removes the entry, the command works on it in place
-// (lifecycle::ApplyInPlace) and Put()s the result after its commit. A concurrent command on the
-// same service finds no entry and reads the store, so no two commands ever touch one snapshot.
-// Only snapshots of services with no gate under review are kept (see Put).
+// Entries are taken, not shared: Take() removes the entry and Put() stores the next one after the
+// commit, so no two commands ever use one entry's BoundRecords at once. Only snapshots of services
+// with no gate under review are kept (see Put).
 //
 //   SnapshotCache cache({.capacity = 4096});
-//   if (std::optional<lifecycle::ServiceSnapshot> s = cache.Take(id, request.etag())) { ... }
-//   cache.Put(std::move(after));  // after.service is the committed record, with its new etag
+//   if (std::optional<CachedSnapshot> s = cache.Take(id, request.etag())) { ... }
+//   cache.Put(std::move(next));  // next.snapshot.service is the committed record
 //
 // Memory is bounded as in EtagCache, which holds the entries. Thread safety: thread-safe.
 #pragma once
@@ -27,9 +26,15 @@
 
 #include "absl/strings/string_view.h"
 #include "engine/lifecycle/lifecycle.h"
+#include "engine/model/bound_records.h"
 #include "services/core/etag_cache.h"
 
 namespace varav::core {
+
+struct CachedSnapshot {
+  lifecycle::ServiceSnapshot snapshot;
+  model::BoundRecords bound;
+};
 
 class SnapshotCache {
  public:
@@ -38,15 +43,14 @@ class SnapshotCache {
 
   // Removes and returns the entry of `service_id` when it was taken at `etag`; nullopt otherwise.
   // An entry at another etag stays (it may be newer than the caller's).
-  std::optional<lifecycle::ServiceSnapshot> Take(absl::string_view service_id,
-                                                 absl::string_view etag) {
+  std::optional<CachedSnapshot> Take(absl::string_view service_id, absl::string_view etag) {
     return entries_.Take(service_id, etag);
   }
 
-  // Keeps `snapshot` (whose `service` must be the committed record, etag set), replacing any
-  // entry of the service. A snapshot of a service in review, or with a gate under review, is not
-  // kept: lifecycle::ApplyInPlace does not maintain its decisions and evaluation.
-  void Put(lifecycle::ServiceSnapshot snapshot);
+  // Keeps `entry` (whose snapshot's service must be the committed record, etag set), replacing any
+  // entry of the service. A service with a gate under review is not kept: its decisions and the
+  // evaluation its review rests on change with every decision.
+  void Put(CachedSnapshot entry);
 
   // Counters since construction, for tests and benchmarks.
   uint64_t hits() const { return entries_.hits(); }
@@ -54,7 +58,7 @@ class SnapshotCache {
   size_t size() const { return entries_.size(); }
 
  private:
-  EtagCache<lifecycle::ServiceSnapshot> entries_;
+  EtagCache<CachedSnapshot> entries_;
 };
 
 }  // namespace varav::core

@@ -1,6 +1,7 @@
 #include "services/server/handlers.h"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -26,15 +27,18 @@ absl::string_view ToView(const grpc::string_ref& ref) { return {ref.data(), ref.
 
 using SharedBytes = std::shared_ptr<const std::string>;
 
-// A Governance method: `(request, principal)` or `(request, principal, interrupt)`, answering a
-// response message or (GetGateStatusBytes) its serialized form.
-template <typename Request, typename Result>
-using PlainFn = absl::StatusOr<Result> (core::Governance::*)(const Request&,
-                                                             const core::Principal&) const;
-template <typename Request, typename Result>
-using InterruptibleFn = absl::StatusOr<Result> (core::Governance::*)(const Request&,
-                                                                     const core::Principal&,
-                                                                     const cel::Interrupt*) const;
+// A Governance method: `(request, principal)` or `(request, principal, interrupt)`, const for
+// the queries, answering a response message or (GetGateStatusBytes) its serialized form.
+template <typename Fn>
+struct MethodOf;
+template <typename R, typename Req, typename... Rest>
+struct MethodOf<absl::StatusOr<R> (core::Governance::*)(const Req&, Rest...)> {
+  using Request = Req;
+};
+template <typename R, typename Req, typename... Rest>
+struct MethodOf<absl::StatusOr<R> (core::Governance::*)(const Req&, Rest...) const> {
+  using Request = Req;
+};
 
 template <typename Result>
 absl::StatusOr<SharedBytes> Serialized(absl::StatusOr<Result> result) {
@@ -57,32 +61,23 @@ const google::protobuf::MethodDescriptor& Describe(absl::string_view name) {
   return *method;
 }
 
-template <typename Request, typename Result>
-UnaryMethod Method(absl::string_view service, absl::string_view method, Where where,
-                   PlainFn<Request, Result> fn) {
+template <typename Fn>
+UnaryMethod Method(absl::string_view service, absl::string_view method, Where where, Fn fn) {
+  using Request = typename MethodOf<Fn>::Request;
   const google::protobuf::MethodDescriptor& d = Describe(absl::StrCat(service, ".", method));
   return {.name = absl::StrCat(service, "/", method),
           .descriptor = &d,
           .where = where,
           .request_prototype = &Request::default_instance(),
-          .run = [fn](const core::Governance& governance, const core::Principal& principal,
-                      const google::protobuf::Message& request, const cel::Interrupt&) {
-            return Serialized((governance.*fn)(static_cast<const Request&>(request), principal));
-          }};
-}
-
-template <typename Request, typename Result>
-UnaryMethod Method(absl::string_view service, absl::string_view method, Where where,
-                   InterruptibleFn<Request, Result> fn) {
-  const google::protobuf::MethodDescriptor& d = Describe(absl::StrCat(service, ".", method));
-  return {.name = absl::StrCat(service, "/", method),
-          .descriptor = &d,
-          .where = where,
-          .request_prototype = &Request::default_instance(),
-          .run = [fn](const core::Governance& governance, const core::Principal& principal,
+          .run = [fn](core::Governance& governance, const core::Principal& principal,
                       const google::protobuf::Message& request, const cel::Interrupt& interrupt) {
-            return Serialized(
-                (governance.*fn)(static_cast<const Request&>(request), principal, &interrupt));
+            const Request& typed = static_cast<const Request&>(request);
+            if constexpr (std::is_invocable_v<Fn, core::Governance&, const Request&,
+                                              const core::Principal&, const cel::Interrupt*>) {
+              return Serialized(std::invoke(fn, governance, typed, principal, &interrupt));
+            } else {
+              return Serialized(std::invoke(fn, governance, typed, principal));
+            }
           }};
 }
 
@@ -283,7 +278,7 @@ void CallDispatcher::Run(Call& call) {
     Finish(call, "", grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before the call ran"));
     return;
   }
-  const core::Governance* governance = governance_.load(std::memory_order_acquire);
+  core::Governance* governance = governance_.load(std::memory_order_acquire);
   if (governance == nullptr) {
     Finish(call, "",
            grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is starting; retry shortly"));

@@ -67,7 +67,7 @@ struct UnaryMethod {
   const google::protobuf::Message* request_prototype = nullptr;
   // Runs the method on a parsed request: the serialized response, or the call's status.
   std::function<absl::StatusOr<std::shared_ptr<const std::string>>(
-      const core::Governance&, const core::Principal&, const google::protobuf::Message& request,
+      core::Governance&, const core::Principal&, const google::protobuf::Message& request,
       const cel::Interrupt& interrupt)>
       run;
 };
@@ -91,7 +91,7 @@ class CallDispatcher {
 
   // Makes the server ready: calls from now on reach `governance` (not owned; must outlive every
   // call). nullptr makes calls UNAVAILABLE again.
-  void SetGovernance(const core::Governance* governance) {
+  void SetGovernance(core::Governance* governance) {
     governance_.store(governance, std::memory_order_release);
   }
 
@@ -126,7 +126,7 @@ class CallDispatcher {
 
   const Authenticator* const auth_;
   const DispatcherOptions options_;
-  std::atomic<const core::Governance*> governance_{nullptr};
+  std::atomic<core::Governance*> governance_{nullptr};
   std::atomic<int64_t> inflight_{0};
   std::atomic<int64_t> received_{0};
   std::atomic<bool> draining_{false};

@@ -77,6 +77,7 @@ class EventWriter {
     const std::string next = current->stage() == "envision" ? "discover" : "envision";
     m.service.set_stage(next);
     v1::Event event = store::testing::StageAdvancedEvent(current->stage(), next);
+    event.set_id(absl::StrCat(id, "/", current->last_event_sequence() + 1));
     if (padding > 0) event.set_principal(std::string(padding, 'p'));
     m.events.push_back(std::move(event));
     auto result = store_->Commit(m);

@@ -1,5 +1,7 @@
 #include "engine/lifecycle/lifecycle.h"
 
+#include "engine/lifecycle/event_types.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +74,13 @@ class LifecycleTest : public ::testing::Test {
     pack_v2_ = *std::move(v2);
   }
 
+  // A member of `panel` from another agency resumes a held service.
+  absl::StatusOr<Transition> Resume(std::string reason, std::string panel = "funding") {
+    Context context = Ctx(absl::StrCat("panel:", panel), "mkm");
+    context.actor.panels = {panel};
+    return Run(ResumeFromHold{.reason = std::move(reason)}, context);
+  }
+
   Context Ctx(std::string principal = "ria:mari", std::string agency = "ria") {
     now_ += absl::Minutes(1);
     return Context{.pack = current_pack_ ? current_pack_ : pack_.get(),
@@ -93,8 +102,8 @@ class LifecycleTest : public ::testing::Test {
     const uint64_t seq = snapshot_.service.last_event_sequence() + t.events.size();
     snapshot_.service = t.service;
     snapshot_.service.set_last_event_sequence(seq);
-    for (const auto& o : t.outputs) snapshot_.latest_outputs[o->output_type()] = LatestOutput(*o);
-    for (const v1::Assessment& a : t.assessments) snapshot_.assessments[a.principle()] = a;
+    for (const auto& o : t.outputs) snapshot_.latest_outputs[o->output_type()] = o;
+    for (const auto& a : t.assessments) snapshot_.assessments[a->principle()] = a;
     // As the store keeps every decision and loads those at the gate under review in the cycle.
     for (const v1::Decision& d : t.decisions) {
       bool replaced = false;
@@ -144,7 +153,9 @@ class LifecycleTest : public ::testing::Test {
   absl::StatusOr<Transition> Decide(std::string panel, v1::GateOutcome outcome,
                                     std::string recycle_to = "",
                                     std::vector<v1::Condition> conditions = {}) {
-    return Run(RecordDecision{.panel = panel,
+    const std::string& under_review = snapshot_.service.gate_under_review();
+    return Run(RecordDecision{.gate = under_review.empty() ? "A" : under_review,
+                              .panel = panel,
                               .outcome = outcome,
                               .recycle_to_stage = std::move(recycle_to),
                               .rationale = "Reviewed the evidence",
@@ -228,27 +239,33 @@ TEST_F(LifecycleTest, SubmittingAddsRevisionsAndNeverOverwrites) {
   EXPECT_THAT(EventKinds(*second), ElementsAre("output_submitted", "gate_evaluated"));
 }
 
-TEST_F(LifecycleTest, SubmitsBorrowedFieldsInsteadOfItsOwn) {
-  Register();
-  const google::protobuf::Struct borrowed = Fields({{"statement", Str("Borrowed")}});
-  auto t = Run(SubmitOutput{.output_type = "vision",
-                            .document = Doc("v1"),
-                            .fields = Fields({{"statement", Str("Ignored")}}),
-                            .borrowed_fields = &borrowed});
-  ASSERT_TRUE(t.ok()) << t.status();
-  ASSERT_EQ(t->outputs.size(), 1u);
-  EXPECT_EQ(t->outputs[0]->fields().fields().at("statement").string_value(), "Borrowed");
-  ASSERT_FALSE(t->events.empty());
-  EXPECT_EQ(t->events[0].output_submitted().fields().fields().at("statement").string_value(),
-            "Borrowed");
-  // Borrowed fields are checked like owned ones.
-  google::protobuf::Value not_a_string;
-  not_a_string.mutable_struct_value();
-  const google::protobuf::Struct wrong = Fields({{"statement", not_a_string}});
-  auto refused =
-      Run(SubmitOutput{.output_type = "vision", .document = Doc("v2"), .borrowed_fields = &wrong});
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(refused.status().message(), HasSubstr("fields.statement"));
+// A memo of the records' CEL values (what a shell keeps with a cached snapshot) is only a memo:
+// commands applied with one give exactly the transitions they give without.
+TEST_F(LifecycleTest, AMemoOfBoundRecordsNeverChangesATransition) {
+  model::BoundRecords bound;
+  ServiceSnapshot plain = snapshot_;
+  auto both = [&](const Command& command) {
+    Context context = Ctx();
+    auto without = Apply(plain, command, context);
+    context.bound = &bound;
+    auto with = Run(command, context);
+    ASSERT_EQ(with.ok(), without.ok()) << with.status() << " / " << without.status();
+    if (!with.ok()) return;
+    ASSERT_TRUE(with->evaluation && without->evaluation);
+    EXPECT_EQ(with->evaluation->DebugString(), without->evaluation->DebugString());
+    plain = snapshot_;
+  };
+  both(RegisterService{.service_id = "memo", .name = "Memo", .agency = "ria", .owner = "Mari"});
+  both(SubmitOutput{"vision", Doc("v1"), Fields({{"statement", Str("First")}})});
+  both(SubmitOutput{"vision", Doc("v2"), Fields({{"statement", Str("Second")}})});
+  v1::AssessmentAnswer yes;
+  yes.set_question("P1.Q1");
+  yes.set_answer(v1::ANSWER_VALUE_YES);
+  both(RecordAssessment{"P1", {yes}});
+  yes.set_answer(v1::ANSWER_VALUE_NO);
+  both(RecordAssessment{"P1", {yes}});
+  both(
+      SubmitOutput{"plan", Doc("p"), Fields({{"owner", Str("Mari")}, {"decision_ref", Str("1")}})});
 }
 
 TEST_F(LifecycleTest, RefusesOutputsThatDoNotFitTheirTypeNamingTheField) {
@@ -297,9 +314,9 @@ TEST_F(LifecycleTest, ScoresAssessmentsAndExcludesNotApplicable) {
   auto t = Run(RecordAssessment{"P1", {yes, na}});
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_EQ(t->assessments.size(), 1u);
-  EXPECT_DOUBLE_EQ(t->assessments[0].score(), 0.5);
-  EXPECT_EQ(t->assessments[0].answered(), 1u);
-  EXPECT_EQ(t->assessments[0].total(), 2u);
+  EXPECT_DOUBLE_EQ(t->assessments[0]->score(), 0.5);
+  EXPECT_EQ(t->assessments[0]->answered(), 1u);
+  EXPECT_EQ(t->assessments[0]->total(), 2u);
   EXPECT_THAT(EventKinds(*t), ElementsAre("assessment_recorded", "gate_evaluated"));
 }
 
@@ -314,6 +331,7 @@ TEST_F(LifecycleTest, RefusesMalformedAssessments) {
   EXPECT_THAT(Run(RecordAssessment{"P1", {a, a}}).status().message(), HasSubstr("twice"));
   a.set_answer(v1::ANSWER_VALUE_UNSPECIFIED);
   EXPECT_THAT(Run(RecordAssessment{"P1", {a}}).status().message(), HasSubstr("answers[0].answer"));
+  a.set_answer(v1::ANSWER_VALUE_YES);
   EXPECT_THAT(Run(RecordAssessment{"P7", {a}}).status().message(), HasSubstr("principle"));
   EXPECT_THAT(Run(RecordAssessment{"P1", {}}).status().message(), HasSubstr("answers"));
 }
@@ -401,9 +419,10 @@ TEST_F(LifecycleTest, RefusesDecisionsFromPanelsTheGateDoesNotNeed) {
 
 TEST_F(LifecycleTest, RefusesADeciderFromTheServicesOwnAgency) {
   ReachReviewAtGateA();
-  auto t =
-      Run(RecordDecision{.panel = "business", .outcome = v1::GATE_OUTCOME_GO, .rationale = "Fine"},
-          Ctx("ria:boss", "ria"));
+  auto t = Run(
+      RecordDecision{
+          .gate = "A", .panel = "business", .outcome = v1::GATE_OUTCOME_GO, .rationale = "Fine"},
+      Ctx("ria:boss", "ria"));
   EXPECT_EQ(t.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(t.status().message(), HasSubstr("segregation of duties"));
 }
@@ -411,7 +430,8 @@ TEST_F(LifecycleTest, RefusesADeciderFromTheServicesOwnAgency) {
 TEST_F(LifecycleTest, RefusesDecisionsWithoutRationaleOrWithMisplacedDetails) {
   ReachReviewAtGateA();
   auto no_rationale =
-      Run(RecordDecision{.panel = "business", .outcome = v1::GATE_OUTCOME_GO}, Ctx("p", "mkm"));
+      Run(RecordDecision{.gate = "A", .panel = "business", .outcome = v1::GATE_OUTCOME_GO},
+          Ctx("p", "mkm"));
   EXPECT_THAT(no_rationale.status().message(), HasSubstr("rationale"));
   EXPECT_THAT(Decide("business", v1::GATE_OUTCOME_RECYCLE).status().message(),
               HasSubstr("recycle_to_stage"));
@@ -424,6 +444,9 @@ TEST_F(LifecycleTest, RefusesDecisionsWithoutRationaleOrWithMisplacedDetails) {
   EXPECT_THAT(Decide("business", v1::GATE_OUTCOME_GO_WITH_CONDITIONS, "", {c}).status().message(),
               HasSubstr("conditions[0].due"));
   *c.mutable_due() = google::protobuf::Timestamp();
+  EXPECT_THAT(Decide("business", v1::GATE_OUTCOME_GO_WITH_CONDITIONS, "", {c}).status().message(),
+              HasSubstr("conditions[0].due: must lie in the future"));
+  c.mutable_due()->set_seconds(1'790'000'000);
   c.set_check_expr("outputs.vision.fields.nope");
   EXPECT_THAT(Decide("business", v1::GATE_OUTCOME_GO_WITH_CONDITIONS, "", {c}).status().message(),
               HasSubstr("conditions[0].check_expr"));
@@ -479,11 +502,12 @@ TEST_F(LifecycleTest, HoldPausesAndResumeReactivates) {
   EXPECT_EQ(held->service.status(), v1::SERVICE_STATUS_ON_HOLD);
   EXPECT_EQ(held->service.stage(), "plan");
   EXPECT_EQ(Run(AdvanceStage{}).status().code(), absl::StatusCode::kFailedPrecondition);
-  auto resumed = Run(ResumeFromHold{"Budget confirmed"});
+  auto resumed = Resume("Budget confirmed");
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ(resumed->service.status(), v1::SERVICE_STATUS_ACTIVE);
   EXPECT_THAT(EventKinds(*resumed), ElementsAre("resumed"));
-  EXPECT_EQ(Run(ResumeFromHold{}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Resume("Again").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Resume("").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(LifecycleTest, HoldPausesTheTeamsWorkUntilResumed) {
@@ -501,7 +525,7 @@ TEST_F(LifecycleTest, HoldPausesTheTeamsWorkUntilResumed) {
   EXPECT_EQ(assessed.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(assessed.status().message(), HasSubstr("ResumeFromHold"));
   EXPECT_EQ(Run(RequestGateReview{}).status().code(), absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  ASSERT_TRUE(Resume("Budget confirmed").ok());
   EXPECT_TRUE(Run(SubmitOutput{"vision", Doc("v2"), Fields({{"statement", Str("Later")}})}).ok());
 }
 
@@ -551,7 +575,7 @@ TEST_F(LifecycleTest, ANewReviewAfterAHoldStartsWithNoDecisions) {
   ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_HOLD).ok());
   ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
   ASSERT_EQ(snapshot_.service.status(), v1::SERVICE_STATUS_ON_HOLD);
-  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  ASSERT_TRUE(Resume("Budget confirmed").ok());
   ASSERT_TRUE(Run(RequestGateReview{}).ok());
   EXPECT_EQ(snapshot_.service.review(), 2u);
 
@@ -573,7 +597,7 @@ TEST_F(LifecycleTest, LatestReviewDecisionsAreThoseOfTheGatesLastReview) {
   ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
   // On hold after review 1: its two decisions are the gate's latest.
   EXPECT_EQ(LatestReviewDecisions(snapshot_.service, "A", decisions_).size(), 2u);
-  ASSERT_TRUE(Run(ResumeFromHold{"Budget confirmed"}).ok());
+  ASSERT_TRUE(Resume("Budget confirmed").ok());
   ASSERT_TRUE(Run(RequestGateReview{}).ok());
   // Review 2 is under way and has no decisions yet.
   EXPECT_TRUE(LatestReviewDecisions(snapshot_.service, "A", decisions_).empty());
@@ -584,6 +608,39 @@ TEST_F(LifecycleTest, LatestReviewDecisionsAreThoseOfTheGatesLastReview) {
   ASSERT_EQ(latest.size(), 1u);
   EXPECT_EQ(latest[0].panel(), "funding");
   EXPECT_EQ(latest[0].review(), 2u);
+}
+
+// Only a panel of the holding gate (from another agency) or an administrator lifts a hold.
+TEST_F(LifecycleTest, OnlyAPanelOfTheHoldingGateOrAnAdminResumes) {
+  ReachReviewAtGateA();
+  ASSERT_TRUE(Decide("business", v1::GATE_OUTCOME_HOLD).ok());
+  ASSERT_TRUE(Decide("funding", v1::GATE_OUTCOME_GO).ok());
+  auto team = Run(ResumeFromHold{.reason = "We are ready"});
+  EXPECT_EQ(team.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(team.status().message(), HasSubstr("sits on no panel of gate A"));
+  EXPECT_EQ(Resume("Not ours", "architecture").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  Context own = Ctx("ria:panelist", "ria");
+  own.actor.panels = {"funding"};
+  auto refused = Run(ResumeFromHold{.reason = "Ours"}, own);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.status().message(), HasSubstr("segregation of duties"));
+  Context admin = Ctx("admin", "jdm");
+  admin.actor.admin = true;
+  auto resumed = Run(ResumeFromHold{.reason = "Decided by the council"}, admin);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->service.status(), v1::SERVICE_STATUS_ACTIVE);
+}
+
+// A decision names the gate it is taken at; only the gate under review is decided.
+TEST_F(LifecycleTest, RefusesADecisionAtAGateNotUnderReview) {
+  ReachReviewAtGateA();
+  auto t = Run(
+      RecordDecision{
+          .gate = "B", .panel = "funding", .outcome = v1::GATE_OUTCOME_GO, .rationale = "Fine"},
+      Ctx("panel:funding", "mkm"));
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(t.status().message(), HasSubstr("has gate A under review, not B"));
 }
 
 TEST_F(LifecycleTest, ConditionsStayOpenAndReachLaterGates) {
@@ -600,14 +657,14 @@ TEST_F(LifecycleTest, ConditionsStayOpenAndReachLaterGates) {
   ASSERT_EQ(t->service.open_conditions_size(), 1);
   EXPECT_EQ(t->service.open_conditions(0).panel(), "business");
   EXPECT_EQ(t->service.open_conditions(0).status(), v1::CONDITION_STATUS_OPEN);
-  v1::GateInput input = BuildGateInput(snapshot_, now_);
-  ASSERT_EQ(input.conditions_size(), 1);
-  EXPECT_EQ(input.conditions(0).gate(), "A");
+  const model::GateSubject subject = SubjectOf(snapshot_, now_);
+  ASSERT_EQ(subject.conditions.size(), 1u);
+  EXPECT_EQ(subject.conditions[0].gate(), "A");
 }
 
-// The command path binds stored records to CEL directly (model::GateSubject); it must judge
-// exactly as the GateInput that rule tests and BuildGateInput describe.
-TEST_F(LifecycleTest, EvaluatesStoredRecordsExactlyAsTheirGateInput) {
+// A dry run judges hypothetical outputs as if they were submitted, and a memo of bound records
+// changes nothing of it.
+TEST_F(LifecycleTest, DryRunsWithHypotheticalOutputsJudgeAsTheSubmittedRecordsWould) {
   ReachReviewAtGateA();
   v1::Condition c;
   c.set_text("Publish the accessibility statement");
@@ -619,23 +676,23 @@ TEST_F(LifecycleTest, EvaluatesStoredRecordsExactlyAsTheirGateInput) {
   partly.set_answer(v1::ANSWER_VALUE_PARTLY);
   partly.set_evidence("https://dhs.example.ee/e");
   ASSERT_TRUE(Run(RecordAssessment{"P1", {partly}}).ok());
-  ASSERT_FALSE(snapshot_.latest_outputs.empty());
-  ASSERT_FALSE(snapshot_.assessments.empty());
   ASSERT_EQ(snapshot_.service.open_conditions_size(), 1);
   v1::OutputRevision extra;
   extra.set_output_type("vision");
   extra.set_revision(9);
   *extra.mutable_fields() = Fields({{"statement", Str("Hypothetical")}});
-  for (const std::vector<v1::OutputRevision>& extras :
-       {std::vector<v1::OutputRevision>{}, std::vector<v1::OutputRevision>{extra}}) {
-    for (const v1::Gate& gate : pack_->proto().gates()) {
-      auto direct = CheckGate(snapshot_, *pack_, gate.id(), now_, extras);
-      ASSERT_TRUE(direct.ok()) << direct.status();
-      auto via_input =
-          model::EvaluateGate(*pack_, gate.id(), BuildGateInput(snapshot_, now_, extras));
-      ASSERT_TRUE(via_input.ok()) << via_input.status();
-      EXPECT_EQ(direct->DebugString(), via_input->DebugString()) << gate.id();
-    }
+  // The same as a snapshot in which the extra revision is the latest.
+  ServiceSnapshot submitted = snapshot_;
+  submitted.latest_outputs["vision"] = std::make_shared<const v1::OutputRevision>(extra);
+  model::BoundRecords bound;
+  for (const v1::Gate& gate : pack_->proto().gates()) {
+    auto dry = CheckGate(snapshot_, *pack_, gate.id(), now_, {extra});
+    ASSERT_TRUE(dry.ok()) << dry.status();
+    v1::GateEvaluation direct;
+    ASSERT_TRUE(model::EvaluateGate(*pack_, gate.id(), SubjectOf(submitted, now_), &direct,
+                                    {.bound = &bound})
+                    .ok());
+    EXPECT_EQ(dry->DebugString(), direct.DebugString()) << gate.id();
   }
 }
 
@@ -739,6 +796,38 @@ TEST_F(LifecycleTest, AssessmentsFeedShouldScores) {
   auto t = Run(RecordAssessment{"P1", {q1, q2}});
   ASSERT_TRUE(t.ok());
   EXPECT_DOUBLE_EQ(t->service.latest_evaluation().should_score(), 1.0);
+}
+
+TEST(EventTypesTest, NamesEveryPayloadType) {
+  const google::protobuf::OneofDescriptor* data = v1::Event::descriptor()->FindOneofByName("data");
+  ASSERT_NE(data, nullptr);
+  ASSERT_EQ(EventTypes().size(), static_cast<size_t>(data->field_count()));
+  for (int i = 0; i < data->field_count(); ++i) {
+    const auto data_case = static_cast<v1::Event::DataCase>(data->field(i)->number());
+    EXPECT_THAT(std::string(EventTypeFor(data_case)), HasSubstr("ee.varav."))
+        << data->field(i)->name();
+    EXPECT_EQ(EventTypes()[i], EventTypeFor(data_case));
+  }
+  EXPECT_EQ(EventTypeFor(v1::Event::kGateApproved), "ee.varav.gate.approved");
+  EXPECT_EQ(EventTypeFor(v1::Event::DATA_NOT_SET), "");
+}
+
+// Every event a command emits carries its CloudEvents attributes; the store only numbers it.
+TEST_F(LifecycleTest, NamesEveryEventItEmits) {
+  Register();
+  auto t = Run(SubmitOutput{"vision", Doc("v"), Fields({{"statement", Str("s")}})});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->events.size(), 2u);
+  EXPECT_EQ(t->events[0].id(), "parental-benefit/3");
+  EXPECT_EQ(t->events[0].type(), "ee.varav.output.submitted");
+  EXPECT_EQ(t->events[1].id(), "parental-benefit/4");
+  EXPECT_EQ(t->events[1].type(), "ee.varav.gate.evaluated");
+  for (const v1::Event& e : t->events) {
+    EXPECT_EQ(e.subject(), "parental-benefit");
+    EXPECT_EQ(e.source(), "/varav");
+    EXPECT_EQ(e.spec_version(), "1.0");
+    EXPECT_EQ(e.data_content_type(), "application/protobuf");
+  }
 }
 
 }  // namespace

@@ -78,6 +78,14 @@ const v1::RuleResult& Result(const v1::GateEvaluation& e, const std::string& id)
   return v1::RuleResult::default_instance();
 }
 
+// Evaluates a fixture's input as the rule tests do.
+absl::StatusOr<v1::GateEvaluation> Evaluate(const CompiledPack& pack, absl::string_view gate,
+                                            const v1::GateInput& input) {
+  v1::GateEvaluation out;
+  if (absl::Status s = EvaluateGate(pack, gate, SubjectOf(input), &out); !s.ok()) return s;
+  return out;
+}
+
 class EvaluationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -88,7 +96,7 @@ class EvaluationTest : public ::testing::Test {
 };
 
 TEST_F(EvaluationTest, EveryRulePassesWithACompleteInput) {
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", Input(kComplete));
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", Input(kComplete));
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_TRUE(e->ready());
   EXPECT_THAT(e->failing_rules(), IsEmpty());
@@ -107,7 +115,7 @@ TEST_F(EvaluationTest, DistinguishesPassFailAndError) {
   v1::GateInput in = Input(kComplete);
   in.mutable_outputs(0)->mutable_fields()->mutable_fields()->at("statement").set_string_value("");
   in.mutable_outputs()->RemoveLast();  // no budget
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_FALSE(e->ready());
   const v1::RuleResult& present = Result(*e, "a.vision.present");
@@ -126,7 +134,7 @@ TEST_F(EvaluationTest, DistinguishesPassFailAndError) {
 TEST_F(EvaluationTest, AuditRulesNeverBlockTheGate) {
   v1::GateInput in = Input(kComplete);
   in.mutable_outputs(1)->mutable_fields()->mutable_fields()->at("source").set_string_value("eu");
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(Result(*e, "a.audit.source").outcome(), v1::RULE_OUTCOME_FAIL);
   EXPECT_TRUE(e->ready());
@@ -135,7 +143,7 @@ TEST_F(EvaluationTest, AuditRulesNeverBlockTheGate) {
 TEST_F(EvaluationTest, ShouldScoreIsTheWeightedShareOfPassingShouldRules) {
   v1::GateInput in = Input(kComplete);
   in.mutable_assessments(0)->set_score(0.25);  // a.assessment (weight 1) fails
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE(e->ready());
   EXPECT_THAT(e->should_score(), DoubleEq(2.0 / 3.0));  // a.vision.kpis has weight 2
@@ -150,7 +158,7 @@ TEST_F(EvaluationTest, ComputesMessagesWithMessageExpr) {
         ->mutable_struct_value()
         ->mutable_fields())["target"]
       .set_number_value(-1);
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok());
   const v1::RuleResult& r = Result(*e, "a.vision.kpis");
   EXPECT_EQ(r.outcome(), v1::RULE_OUTCOME_FAIL);
@@ -163,7 +171,7 @@ TEST_F(EvaluationTest, ComputesMessagesWithMessageExpr) {
 TEST_F(EvaluationTest, RecordsTheRevisionsOfTheOutputsEachRuleReads) {
   v1::GateInput in = Input(kComplete);
   in.mutable_outputs()->RemoveLast();
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok());
   const v1::RuleResult& vision = Result(*e, "a.vision.present");
   ASSERT_EQ(vision.read_size(), 1);
@@ -178,7 +186,7 @@ TEST_F(EvaluationTest, RecordsTheRevisionsOfTheOutputsEachRuleReads) {
 TEST_F(EvaluationTest, AValueThatDoesNotFitTheSchemaErrsOnlyTheRulesReadingIt) {
   v1::GateInput in = Input(kComplete);
   in.mutable_outputs(1)->mutable_fields()->mutable_fields()->at("amount").set_string_value("lots");
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "A", in);
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "A", in);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(Result(*e, "a.budget.amount").outcome(), v1::RULE_OUTCOME_ERROR);
   EXPECT_THAT(Result(*e, "a.budget.amount").error(), HasSubstr("schema"));
@@ -186,13 +194,13 @@ TEST_F(EvaluationTest, AValueThatDoesNotFitTheSchemaErrsOnlyTheRulesReadingIt) {
 }
 
 TEST_F(EvaluationTest, UnknownGateIsNotFound) {
-  absl::StatusOr<v1::GateEvaluation> e = EvaluateGate(*pack_, "Z", Input(kComplete));
+  absl::StatusOr<v1::GateEvaluation> e = Evaluate(*pack_, "Z", Input(kComplete));
   EXPECT_EQ(e.status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EvaluationTest, EvaluationIsDeterministic) {
-  absl::StatusOr<v1::GateEvaluation> a = EvaluateGate(*pack_, "A", Input(kComplete));
-  absl::StatusOr<v1::GateEvaluation> b = EvaluateGate(*pack_, "A", Input(kComplete));
+  absl::StatusOr<v1::GateEvaluation> a = Evaluate(*pack_, "A", Input(kComplete));
+  absl::StatusOr<v1::GateEvaluation> b = Evaluate(*pack_, "A", Input(kComplete));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->SerializeAsString(), b->SerializeAsString());
 }
@@ -236,17 +244,21 @@ TEST(ActivationTest, CheckOutputFieldsReportsEveryProblemWithItsPath) {
 }
 
 TEST(ActivationTest, ScoresAnswersExcludingNotApplicable) {
-  std::vector<v1::GateInput::Answer> answers(4);
-  answers[0].set_answer(v1::ANSWER_VALUE_YES);
-  answers[1].set_answer(v1::ANSWER_VALUE_PARTLY);
-  answers[2].set_answer(v1::ANSWER_VALUE_NO);
-  answers[3].set_answer(v1::ANSWER_VALUE_NOT_APPLICABLE);
-  v1::GateInput::Assessment a = ScoreAssessment("P1", answers, 5);
+  v1::Assessment a;
+  for (v1::AnswerValue v : {v1::ANSWER_VALUE_YES, v1::ANSWER_VALUE_PARTLY, v1::ANSWER_VALUE_NO,
+                            v1::ANSWER_VALUE_NOT_APPLICABLE}) {
+    a.add_answers()->set_answer(v);
+  }
+  ScoreAssessment(a, 5);
   EXPECT_THAT(a.score(), DoubleEq(0.5));
-  EXPECT_EQ(a.answered(), 3);
-  EXPECT_EQ(a.total(), 5);
+  EXPECT_EQ(a.answered(), 3u);
+  EXPECT_EQ(a.total(), 5u);
   EXPECT_EQ(a.answers_size(), 4);
-  EXPECT_EQ(ScoreAssessment("P1", {answers[3]}, 1).score(), 0.0);
+  v1::Assessment na;
+  na.add_answers()->set_answer(v1::ANSWER_VALUE_NOT_APPLICABLE);
+  ScoreAssessment(na, 1);
+  EXPECT_EQ(na.score(), 0.0);
+  EXPECT_EQ(na.answered(), 0u);
 }
 
 }  // namespace

@@ -70,18 +70,6 @@ TEST(EventChainTest, HashCoversPrevHashAndContentButNotItself) {
   EXPECT_NE(ComputeEventHash(e), base);
 }
 
-TEST(EventChainTest, NamesEveryPayloadType) {
-  const google::protobuf::OneofDescriptor* data = v1::Event::descriptor()->FindOneofByName("data");
-  ASSERT_NE(data, nullptr);
-  for (int i = 0; i < data->field_count(); ++i) {
-    const auto data_case = static_cast<v1::Event::DataCase>(data->field(i)->number());
-    EXPECT_THAT(std::string(EventTypeFor(data_case)), HasSubstr("ee.varav."))
-        << data->field(i)->name();
-  }
-  EXPECT_EQ(EventTypeFor(v1::Event::kGateApproved), "ee.varav.gate.approved");
-  EXPECT_EQ(EventTypeFor(v1::Event::DATA_NOT_SET), "");
-}
-
 TEST(RocksDbStatusTest, MapsCodesAndNamesWhatFailed) {
   EXPECT_TRUE(FromRocksDb(rocksdb::Status::OK(), "x").ok());
   absl::Status s = FromRocksDb(rocksdb::Status::Corruption("bad block"), "reading service 's'");

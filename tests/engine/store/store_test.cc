@@ -334,11 +334,6 @@ TEST_F(StoreTest, RejectsMalformedMutations) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no payload")));
 
   m = testing::CreateMutation(s);
-  m.events[0].set_type("ee.varav.gate.approved");
-  EXPECT_THAT(store_->Commit(m), StatusIs(absl::StatusCode::kInvalidArgument,
-                                          HasSubstr("ee.varav.service.registered")));
-
-  m = testing::CreateMutation(s);
   m.outputs.push_back(SharedOutput("svc", "vision", 0));
   EXPECT_THAT(store_->Commit(m),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("revision")));

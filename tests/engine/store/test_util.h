@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "engine/lifecycle/event_types.h"
 #include "engine/lifecycle/portfolio.h"
 #include "engine/store/layout.h"
 #include "engine/store/store.h"
@@ -67,6 +68,10 @@ inline v1::Service MakeService(absl::string_view id, absl::string_view agency = 
 
 inline v1::Event RegisteredEvent(const v1::Service& s) {
   v1::Event e;
+  e.set_id(absl::StrCat(s.id(), "/1"));
+  e.set_type(std::string(lifecycle::EventTypeFor(v1::Event::kServiceRegistered)));
+  e.set_spec_version("1.0");
+  e.set_source("/varav");
   e.set_principal("registrar");
   e.mutable_time()->set_seconds(1700000000);
   v1::ServiceRegistered* r = e.mutable_service_registered();
@@ -79,6 +84,7 @@ inline v1::Event RegisteredEvent(const v1::Service& s) {
 
 inline v1::Event StageAdvancedEvent(absl::string_view from, absl::string_view to) {
   v1::Event e;
+  e.set_type(std::string(lifecycle::EventTypeFor(v1::Event::kStageAdvanced)));
   e.set_principal("team");
   e.mutable_time()->set_seconds(1700000100);
   v1::StageAdvanced* a = e.mutable_stage_advanced();

@@ -1,21 +1,23 @@
 #include "services/core/snapshot_cache.h"
 
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "services/core/snapshot.h"
 
 namespace varav::core {
 namespace {
 
-lifecycle::ServiceSnapshot At(const std::string& id, const std::string& etag) {
-  lifecycle::ServiceSnapshot s;
-  s.service.set_id(id);
-  s.service.set_etag(etag);
-  s.service.set_status(v1::SERVICE_STATUS_ACTIVE);
-  v1::OutputRevision vision;
-  vision.set_output_type("vision");
-  vision.set_revision(3);
-  s.latest_outputs.emplace("vision", lifecycle::LatestOutput(vision));
+CachedSnapshot At(const std::string& id, const std::string& etag) {
+  CachedSnapshot s;
+  s.snapshot.service.set_id(id);
+  s.snapshot.service.set_etag(etag);
+  s.snapshot.service.set_status(v1::SERVICE_STATUS_ACTIVE);
+  auto vision = std::make_shared<v1::OutputRevision>();
+  vision->set_output_type("vision");
+  vision->set_revision(3);
+  s.snapshot.latest_outputs.emplace("vision", std::move(vision));
   return s;
 }
 
@@ -24,9 +26,9 @@ TEST(SnapshotCacheTest, HandsOutAnEntryOnlyAtItsEtagAndOnlyOnce) {
   cache.Put(At("s1", "e1"));
   EXPECT_FALSE(cache.Take("s1", "e0").has_value());
   EXPECT_EQ(cache.size(), 1u);  // an entry at another etag stays
-  std::optional<lifecycle::ServiceSnapshot> taken = cache.Take("s1", "e1");
+  std::optional<CachedSnapshot> taken = cache.Take("s1", "e1");
   ASSERT_TRUE(taken.has_value());
-  EXPECT_EQ(taken->latest_outputs.at("vision").record->revision(), 3u);
+  EXPECT_EQ(taken->snapshot.latest_outputs.at("vision")->revision(), 3u);
   EXPECT_FALSE(cache.Take("s1", "e1").has_value());
   EXPECT_EQ(cache.hits(), 1u);
   EXPECT_EQ(cache.misses(), 2u);
@@ -43,25 +45,35 @@ TEST(SnapshotCacheTest, ReplacesTheEntryOfAServiceWithTheNewerOne) {
 
 TEST(SnapshotCacheTest, KeepsNoServiceUnderReview) {
   SnapshotCache cache;
-  lifecycle::ServiceSnapshot in_review = At("s1", "e1");
-  in_review.service.set_status(v1::SERVICE_STATUS_IN_REVIEW);
-  in_review.service.set_gate_under_review("A");
+  CachedSnapshot in_review = At("s1", "e1");
+  in_review.snapshot.service.set_status(v1::SERVICE_STATUS_IN_REVIEW);
+  in_review.snapshot.service.set_gate_under_review("A");
   cache.Put(std::move(in_review));
-  lifecycle::ServiceSnapshot no_etag = At("s2", "");
-  cache.Put(std::move(no_etag));
+  cache.Put(At("s2", ""));
   EXPECT_EQ(cache.size(), 0u);
 }
 
-TEST(SnapshotCacheTest, DropsDecisionsAndEvaluationOfAKeptSnapshot) {
-  SnapshotCache cache;
-  lifecycle::ServiceSnapshot s = At("s1", "e1");
-  s.gate_decisions.emplace_back().set_panel("business_panel");
-  s.latest_evaluation.emplace().set_gate_id("A");
-  cache.Put(std::move(s));
-  std::optional<lifecycle::ServiceSnapshot> taken = cache.Take("s1", "e1");
-  ASSERT_TRUE(taken.has_value());
-  EXPECT_TRUE(taken->gate_decisions.empty());
-  EXPECT_FALSE(taken->latest_evaluation.has_value());
+// What the cache keeps after a commit is what a fresh load of the stored state would give.
+TEST(SnapshotTest, AfterCommitIsWhatAFreshLoadWouldGive) {
+  lifecycle::ServiceSnapshot before = At("s1", "e1").snapshot;
+  before.gate_decisions.emplace_back().set_panel("business_panel");
+  before.latest_evaluation.emplace().set_gate_id("A");
+  lifecycle::Transition t;
+  auto vision = std::make_shared<v1::OutputRevision>();
+  vision->set_output_type("vision");
+  vision->set_revision(4);
+  t.outputs.push_back(vision);
+  auto assessment = std::make_shared<v1::Assessment>();
+  assessment->set_principle("P1");
+  t.assessments.push_back(assessment);
+  v1::Service stored = before.service;
+  stored.set_etag("e2");
+  const lifecycle::ServiceSnapshot after = AfterCommit(before, t, stored);
+  EXPECT_EQ(after.service.etag(), "e2");
+  EXPECT_EQ(after.latest_outputs.at("vision")->revision(), 4u);
+  EXPECT_EQ(after.assessments.at("P1"), assessment);
+  EXPECT_TRUE(after.gate_decisions.empty());
+  EXPECT_FALSE(after.latest_evaluation.has_value());
 }
 
 TEST(SnapshotCacheTest, StaysWithinItsCapacity) {
