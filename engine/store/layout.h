@@ -16,7 +16,7 @@
 // events        | e/<global_sequence u64 BE>                             | varav.v1.Event
 //               | s/<service_id>\0<service_sequence u64 BE>              | <global_sequence u64 BE>
 // indexes       | c/<attr>\2<value>[\0<attr>\2<value>...]\1<service_id>   | empty
-// idempotency   | <request_id>                                           | varav.v1.RequestRecord
+// idempotency   | <request_id>                                           | varav.storage.v1.RequestRecord
 // metadata      | format_version                                         | decimal ASCII, e.g. "1"
 //               | cursor/<name>                                          | <sequence u64 BE>
 // clang-format on

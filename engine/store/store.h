@@ -1,42 +1,20 @@
 // The durable store of Värav: services, outputs, assessments, gate evaluations, decisions, the
-// event log, portfolio indexes and idempotency records, in one RocksDB database.
+// hash-chained event log, the portfolio index and idempotency records, in one RocksDB database.
+// Only this module touches RocksDB; what the records mean is its callers' business.
 //
-// Only this module touches RocksDB. The lifecycle engine computes a new service state and the
-// records and events a command produces; Commit() writes all of it in one atomic, durable write
-// batch. Key layouts are documented in engine/store/layout.h.
-//
-//   VARAV_ASSIGN_OR_RETURN(auto store, Store::Open({.path = dir}));
+//   VARAV_ASSIGN_OR_RETURN(auto store, Store::Open({.path = dir, .index_terms = terms}));
 //   Mutation m{.service_id = "s1", .expected_etag = etag, .service = new_state,
 //              .events = {event}, .request_id = id, .request_hash = hash, .response = bytes};
 //   VARAV_ASSIGN_OR_RETURN(CommitResult r, store->Commit(m));
 //
-// Durability and ordering: group commit. A committer checks its mutation against the stored state
-// and prepares its write batch under its stripe locks (below), then queues it, which allocates its
-// events' global sequences in queue order. It then seals its own batch (the events' hash chain
-// links, the service record, the idempotency record), in parallel with other committers. The
-// first committer to find no write in progress leads: it takes the sealed commits at the front of
-// the queue and hands all of them to RocksDB in ONE write batch, with `sync` set when the store
-// syncs; it leads again until its own commit is written. Commits that queue meanwhile form the
-// next group. One WAL record and one fsync thus cover a whole group, and because groups reach the
-// WAL one after another in allocation order, and RocksDB recovers a prefix of the WAL, a crash can
-// never leave event N+1 without event N: the global log has no gaps.
+// Contract. A Commit is atomic (all of it or nothing) and acknowledged only once durable (its
+// write-ahead log record fsynced when `sync`); the global event log has no gaps, even after a
+// crash; a read returns only what a crash cannot take away; a stale etag is refused. After a
+// write fails the store latches the failure and acknowledges nothing more. How the group commit
+// achieves this is in docs/store.md.
 //
-// Readers never observe data that a crash could still take away: RocksDB makes a synced write
-// visible only after its WAL record is synced, so whatever a read finds is durable. A failed group
-// write latches: every later commit (and ReadBarrier) fails with that error, so nothing built on a
-// lost write is ever acknowledged.
-//
-// Concurrency control. Writers of the same service are serialized by a striped mutex (chosen by
-// hashing the service id) held across the read-check-write of the etag until their group write has
-// returned (and the write is visible); writers of different services proceed in parallel and share
-// group writes.
-//
-// Reads that feed a commit (LoadSnapshot) need no barrier either. ReadBarrier() remains for callers
-// that answer from reads without committing: it returns the latched failure, if any.
-//
-// Thread safety: Store is thread-safe; every method may be called concurrently. A Store must
-// outlive calls in progress. Only one process may open a store directory at a time (RocksDB's
-// LOCK file enforces it).
+// Thread safety: thread-safe; every method may be called concurrently. A Store must outlive the
+// calls in progress. One process opens a store directory at a time (RocksDB's LOCK file).
 #pragma once
 
 #include <atomic>
@@ -56,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "varav/storage/v1/request_record.pb.h"
 #include "varav/v1/resources.pb.h"
 
 namespace rocksdb {
@@ -214,54 +193,56 @@ class Store {
   // Idempotency check before doing work: the recorded response when `request_id` was applied with
   // the same `request_hash`, nullopt when unknown, InvalidArgument when applied with another hash.
   absl::StatusOr<std::optional<std::string>> LookupRequest(absl::string_view request_id,
-                                                           absl::string_view request_hash);
+                                                           absl::string_view request_hash) const;
 
   // --- Reads. NotFound when the thing asked for does not exist. ---
 
-  absl::StatusOr<v1::Service> GetService(absl::string_view service_id);
+  absl::StatusOr<v1::Service> GetService(absl::string_view service_id) const;
   // The same without a copy: the record is shared with the store's service cache (immutable).
-  absl::StatusOr<std::shared_ptr<const v1::Service>> GetServiceShared(absl::string_view service_id);
+  absl::StatusOr<std::shared_ptr<const v1::Service>> GetServiceShared(
+      absl::string_view service_id) const;
 
   // The service and everything a command on it reads (see ServiceState), from one RocksDB
   // snapshot. NotFound when the service does not exist; DataLoss when a record it names is missing
   // or does not parse.
-  absl::StatusOr<ServiceState> LoadSnapshot(absl::string_view service_id);
+  absl::StatusOr<ServiceState> LoadSnapshot(absl::string_view service_id) const;
 
-  // OK unless a write failed (then that error, latched: the store acknowledges nothing more).
-  // Every read already returns durable data only (see the file comment); callers that answer from
-  // reads without committing call this to refuse answering from a store that has failed.
-  absl::Status ReadBarrier();
+  // OK unless a write failed: then that error, latched (the store acknowledges nothing more).
+  // Reads check it themselves; callers may too before answering from what they read earlier.
+  absl::Status LatchedFailure() const;
   // The services that have every term of `filter` (at most one value per attribute; empty: every
   // service), ordered by service id, `page_size` (1..1000, default 50 when <= 0) at a time and at
   // most `max_bytes` of records (the first always comes). Cost is O(page) for any combination of
   // terms. The token is the last service id of the previous page. InvalidArgument for a
   // malformed filter.
-  absl::StatusOr<ServicePage> ListServicesBy(const std::vector<IndexTerm>& filter, int page_size,
-                                             absl::string_view page_token,
-                                             size_t max_bytes = std::numeric_limits<size_t>::max());
+  absl::StatusOr<ServicePage> ListServicesBy(
+      const std::vector<IndexTerm>& filter, int page_size, absl::string_view page_token,
+      size_t max_bytes = std::numeric_limits<size_t>::max()) const;
 
   // `revision` 0 means the latest revision.
   absl::StatusOr<v1::OutputRevision> GetOutput(absl::string_view service_id,
-                                               absl::string_view output_type, uint32_t revision);
+                                               absl::string_view output_type,
+                                               uint32_t revision) const;
   // The revisions of `output_type` (of every type when empty), by type then revision: those after
   // `after_revision` (of the one type), no more than fit in `max_bytes` of stored records (the
   // first always comes).
   absl::StatusOr<std::vector<v1::OutputRevision>> ListOutputRevisions(
       absl::string_view service_id, absl::string_view output_type, uint32_t after_revision = 0,
-      size_t max_bytes = std::numeric_limits<size_t>::max());
+      size_t max_bytes = std::numeric_limits<size_t>::max()) const;
 
   absl::StatusOr<v1::Assessment> GetAssessment(absl::string_view service_id,
-                                               absl::string_view principle);
+                                               absl::string_view principle) const;
   // Every stored assessment of the service, by principle.
-  absl::StatusOr<std::vector<v1::Assessment>> ListAssessments(absl::string_view service_id);
+  absl::StatusOr<std::vector<v1::Assessment>> ListAssessments(absl::string_view service_id) const;
 
   // The serialized evaluation stored under `evaluation_id`.
-  absl::StatusOr<std::string> GetEvaluation(absl::string_view evaluation_id);
+  absl::StatusOr<std::string> GetEvaluation(absl::string_view evaluation_id) const;
 
   // Decisions of the service, narrowed to `gate` when non-empty and to `cycle` when also > 0;
   // ordered by gate, cycle, number.
   absl::StatusOr<std::vector<v1::Decision>> ListDecisions(absl::string_view service_id,
-                                                          absl::string_view gate, uint32_t cycle);
+                                                          absl::string_view gate,
+                                                          uint32_t cycle) const;
 
   // Up to `limit` durable events with global_sequence > `after_global_sequence`, in order, and
   // no more than fit in `max_bytes` of stored bytes (the first event always comes). `stored`, when
@@ -269,31 +250,31 @@ class Store {
   absl::StatusOr<std::vector<v1::Event>> ReadEvents(
       uint64_t after_global_sequence, int limit,
       size_t max_bytes = std::numeric_limits<size_t>::max(),
-      std::vector<std::string>* stored = nullptr);
+      std::vector<std::string>* stored = nullptr) const;
   // The same for the durable events of one service with service_sequence >
   // `after_service_sequence`.
   absl::StatusOr<std::vector<v1::Event>> ReadServiceEvents(
       absl::string_view service_id, uint64_t after_service_sequence, int limit,
       size_t max_bytes = std::numeric_limits<size_t>::max(),
-      std::vector<std::string>* stored = nullptr);
+      std::vector<std::string>* stored = nullptr) const;
   // The highest durable global sequence (0 when the log is empty).
   uint64_t LastGlobalSequence() const;
   // Blocks until an event with global_sequence > `after` is durable or `deadline` passes; returns
   // LastGlobalSequence() then. For event streams that wake on new events.
-  uint64_t AwaitEventsAfter(uint64_t after, absl::Time deadline);
+  uint64_t AwaitEventsAfter(uint64_t after, absl::Time deadline) const;
 
   // Checks the hash chain of one service: sequences 1..n without gaps, each event's prev_hash is
   // its predecessor's hash, each hash recomputes, and the service record's last_event_sequence /
   // last_event_hash name the last event. OK or DataLoss naming the first bad service_sequence and
   // why; NotFound for an unknown service.
-  absl::Status VerifyChain(absl::string_view service_id);
+  absl::Status VerifyChain(absl::string_view service_id) const;
 
   // Full offline-style consistency check (for recovery checks and `fsck` tooling): the global
   // log is 1..N without gaps and every event sits at its own sequence, per-service entries point
   // at events of that service, every service chain verifies, and the indexes hold exactly the
   // entries the service records imply. OK or DataLoss describing the first problem. Cost is
   // O(database); not for request paths.
-  absl::Status CheckConsistency();
+  absl::Status CheckConsistency() const;
 
   // Commits written, the group writes that carried them, and the bytes of their write batches
   // (what each group appends to the WAL, record framing aside), since Open. For benchmarks: the
@@ -307,7 +288,7 @@ class Store {
   // --- Consumer cursors (e.g. the NATS publisher's position), kept in metadata. ---
 
   // The stored position of `name`, 0 when never set.
-  absl::StatusOr<uint64_t> GetCursor(absl::string_view name);
+  absl::StatusOr<uint64_t> GetCursor(absl::string_view name) const;
   absl::Status SetCursor(absl::string_view name, uint64_t sequence);
 
   // --- Backup. ---
@@ -352,13 +333,15 @@ class Store {
   // Appends `p`'s events (from its allocated first global sequence on), service record and
   // idempotency record to its batch, and completes its result.
   void Seal(PendingCommit& p);
-  absl::StatusOr<std::optional<v1::RequestRecord>> ReadRequestRecord(absl::string_view request_id);
+  absl::StatusOr<std::optional<storage::v1::RequestRecord>> ReadRequestRecord(
+      absl::string_view request_id) const;
   absl::Status VerifyChainAt(const rocksdb::ReadOptions& read_options, absl::string_view service_id,
-                             const v1::Service& service);
+                             const v1::Service& service) const;
   absl::Mutex& StripeFor(absl::string_view key);
   // The stored record of `service_id` (nullptr when there is none), from the service cache or
   // RocksDB. Does not check for a latched failure.
-  absl::StatusOr<std::shared_ptr<const v1::Service>> ReadService(absl::string_view service_id);
+  absl::StatusOr<std::shared_ptr<const v1::Service>> ReadService(
+      absl::string_view service_id) const;
 
   const StoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -375,7 +358,7 @@ class Store {
   uint64_t next_global_sequence_ ABSL_GUARDED_BY(commit_mu_) = 1;
 
   // The latched write failure, and waiters for new events.
-  absl::Mutex sync_mu_;
+  mutable absl::Mutex sync_mu_;
   absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
   // Set once with sync_error_, so that reads check for a failure without taking sync_mu_.
   std::atomic<bool> failed_{false};
