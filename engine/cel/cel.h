@@ -177,17 +177,23 @@ class Program {
   // but bounded (the cost model is documented in checker.cc).
   int64_t static_cost() const { return static_cost_; }
   const std::string& source() const { return source_; }
+  // The fields the expression selects of the top-level variable `variable` (every
+  // `variable.<field>`, inside has() too), sorted and unique: what a rule reads of `outputs`, say.
+  std::vector<std::string> FieldsSelected(absl::string_view variable) const;
 
  private:
   friend class Compiler;
   Program(std::unique_ptr<const PlannedExpr> plan, Type result_type, int64_t static_cost,
-          std::string source, Limits limits);
+          std::string source, Limits limits,
+          std::vector<std::pair<std::string, std::string>> selections);
 
   std::unique_ptr<const PlannedExpr> plan_;
   Type result_type_;
   int64_t static_cost_ = 0;
   std::string source_;
   Limits limits_;
+  // (variable, field) of every selection of a field of a top-level identifier, sorted, unique.
+  std::vector<std::pair<std::string, std::string>> selections_;
 };
 
 struct CompileResult {

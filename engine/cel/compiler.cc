@@ -1,3 +1,4 @@
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,12 +10,46 @@
 namespace varav::cel {
 
 Program::Program(std::unique_ptr<const PlannedExpr> plan, Type result_type, int64_t static_cost,
-                 std::string source, Limits limits)
+                 std::string source, Limits limits,
+                 std::vector<std::pair<std::string, std::string>> selections)
     : plan_(std::move(plan)),
       result_type_(std::move(result_type)),
       static_cost_(static_cost),
       source_(std::move(source)),
-      limits_(limits) {}
+      limits_(limits),
+      selections_(std::move(selections)) {}
+
+std::vector<std::string> Program::FieldsSelected(absl::string_view variable) const {
+  std::vector<std::string> fields;
+  for (const auto& [v, field] : selections_) {
+    if (v == variable) fields.push_back(field);
+  }
+  return fields;
+}
+
+namespace {
+
+// Every `ident.field` of the tree (including inside has(), which parses as a select).
+void CollectSelections(const Expr* e, std::set<std::pair<std::string, std::string>>& out) {
+  if (e == nullptr) return;
+  if (e->kind == Expr::Kind::kSelect && e->operand != nullptr &&
+      e->operand->kind == Expr::Kind::kIdent) {
+    out.emplace(e->operand->name, e->name);
+  }
+  CollectSelections(e->operand.get(), out);
+  for (const ExprPtr& a : e->args) CollectSelections(a.get(), out);
+  for (const Expr::Entry& en : e->entries) {
+    CollectSelections(en.key.get(), out);
+    CollectSelections(en.value.get(), out);
+  }
+  CollectSelections(e->iter_range.get(), out);
+  CollectSelections(e->accu_init.get(), out);
+  CollectSelections(e->loop_condition.get(), out);
+  CollectSelections(e->loop_step.get(), out);
+  CollectSelections(e->result.get(), out);
+}
+
+}  // namespace
 
 Program::~Program() = default;
 
@@ -67,8 +102,11 @@ CompileResult Compiler::Compile(absl::string_view expression) const {
     result.issues.push_back(MakeIssue(expression, 0, std::string(plan.status().message())));
     return result;
   }
+  std::set<std::pair<std::string, std::string>> selections;
+  CollectSelections(parsed.ast.root.get(), selections);
   result.program = std::shared_ptr<const Program>(
-      new Program(*std::move(plan), std::move(result_type), static_cost, result.source, limits));
+      new Program(*std::move(plan), std::move(result_type), static_cost, result.source, limits,
+                  {selections.begin(), selections.end()}));
   return result;
 }
 

@@ -282,25 +282,6 @@ Value GateValue(const v1::Gate& gate) {
   return Value::Map(std::move(g));
 }
 
-void CollectOutputsRead(const cel::Expr* e, std::set<std::string>& out) {
-  if (e == nullptr) return;
-  if (e->kind == cel::Expr::Kind::kSelect && e->operand != nullptr &&
-      e->operand->kind == cel::Expr::Kind::kIdent && e->operand->name == "outputs") {
-    out.insert(e->name);
-  }
-  CollectOutputsRead(e->operand.get(), out);
-  for (const cel::ExprPtr& a : e->args) CollectOutputsRead(a.get(), out);
-  for (const cel::Expr::Entry& en : e->entries) {
-    CollectOutputsRead(en.key.get(), out);
-    CollectOutputsRead(en.value.get(), out);
-  }
-  CollectOutputsRead(e->iter_range.get(), out);
-  CollectOutputsRead(e->accu_init.get(), out);
-  CollectOutputsRead(e->loop_condition.get(), out);
-  CollectOutputsRead(e->loop_step.get(), out);
-  CollectOutputsRead(e->result.get(), out);
-}
-
 }  // namespace
 
 Value AssessmentValue(const v1::Assessment& a) {
@@ -515,12 +496,6 @@ GateSubject SubjectOf(const v1::GateInput& input) {
   }
   subject.now = input.now();
   return subject;
-}
-
-std::vector<std::string> OutputsRead(const cel::Ast& ast) {
-  std::set<std::string> ids;
-  CollectOutputsRead(ast.root.get(), ids);
-  return std::vector<std::string>(ids.begin(), ids.end());
 }
 
 absl::string_view AnswerName(v1::AnswerValue answer) {

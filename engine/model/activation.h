@@ -51,7 +51,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/cel/ast.h"
 #include "engine/cel/cel.h"
 #include "engine/cel/value.h"
 #include "google/protobuf/repeated_field.h"
@@ -121,10 +120,6 @@ GateSubject SubjectOf(const v1::GateInput& input);
 // records' CEL values (bound_records.h).
 cel::Activation BuildActivation(const CompiledPack& pack, const v1::Gate& gate,
                                 const GateSubject& subject, BoundRecords* bound = nullptr);
-
-// Ids of the outputs an expression reads: every `outputs.<id>` selection (including inside
-// has()), sorted and unique.
-std::vector<std::string> OutputsRead(const cel::Ast& ast);
 
 // Scores `assessment` from its answers: yes = 1, partly = 0.5, no = 0, not applicable excluded;
 // score = mean over the answers that are not n/a (0 when none); answered = their number; total =

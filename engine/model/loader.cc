@@ -19,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "engine/cel/parser.h"
 #include "engine/common/status_macros.h"
 #include "engine/model/activation.h"
 #include "engine/model/yaml_util.h"
@@ -1096,10 +1095,11 @@ LoadResult LoadPackFromSources(const std::vector<SourceFile>& files, const PackR
         cr.message_en = CompileAt(compiler, rule.message_expr().en(), ref_of("message_expr.en"),
                                   mloc, rule.id(), "message_expr.en", true, &diags);
       }
-      cel::ParseResult parsed = cel::Parse(rule.expr(), compiler.options().limits);
       rule.clear_reads_outputs();
-      if (parsed.ok()) {
-        for (std::string& id : OutputsRead(parsed.ast)) rule.add_reads_outputs(std::move(id));
+      if (cr.program != nullptr) {
+        for (std::string& id : cr.program->FieldsSelected("outputs")) {
+          rule.add_reads_outputs(std::move(id));
+        }
       }
       compiled.push_back(std::move(cr));
     }
