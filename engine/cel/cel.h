@@ -1,7 +1,7 @@
 // Värav's CEL engine: compile an expression once, evaluate it many times.
 //
-// The pipeline is parse -> check -> plan -> evaluate, each a separate stage (parser.h, checker.h,
-// planner.h); this header is the small public surface over them.
+// With value.h, type.h and issue.h this is the public API of engine/cel; the stages behind it
+// (parse, check, plan, evaluate) live in internal/ and are not for use outside the module.
 //
 //   EnvBuilder b;
 //   b.AddObjectType({"varav.UserResearch", {{"participant_count", Type::Int()}}});
@@ -174,7 +174,7 @@ class Program {
   // The checked result type (dyn when unchecked).
   const Type& result_type() const { return result_type_; }
   // An upper-bound estimate of the runtime cost, with list and string sizes assumed to be unknown
-  // but bounded (the cost model is documented in checker.cc).
+  // but bounded (the cost model is documented in internal/checker.cc).
   int64_t static_cost() const { return static_cost_; }
   const std::string& source() const { return source_; }
   // The fields the expression selects of the top-level variable `variable` (every

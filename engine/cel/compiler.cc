@@ -3,9 +3,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/cel/cel.h"
-#include "engine/cel/checker.h"
-#include "engine/cel/parser.h"
-#include "engine/cel/planner.h"
+#include "engine/cel/internal/checker.h"
+#include "engine/cel/internal/parser.h"
+#include "engine/cel/internal/planner.h"
 
 namespace varav::cel {
 

@@ -10,7 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
-#include "engine/cel/functions.h"
+#include "engine/cel/internal/functions.h"
 
 namespace varav::cel {
 

@@ -45,19 +45,6 @@ std::string StatusWord(v1::ServiceStatus status) {
   }
 }
 
-std::string OutputStatusWord(v1::OutputStatus status) {
-  switch (status) {
-    case v1::OUTPUT_STATUS_SUBMITTED:
-      return "submitted";
-    case v1::OUTPUT_STATUS_ACCEPTED:
-      return "accepted";
-    case v1::OUTPUT_STATUS_RETURNED:
-      return "returned";
-    default:
-      return "unspecified";
-  }
-}
-
 std::string OutcomeWord(v1::GateOutcome outcome) {
   switch (outcome) {
     case v1::GATE_OUTCOME_GO:

@@ -217,16 +217,6 @@ Value ConvertValue(const v1::FieldSchema& schema, const google::protobuf::Value&
   }
 }
 
-Value DocumentValue(const v1::GateInput::Document& d) {
-  Entries e;
-  Put(e, "system", Str(d.system()));
-  Put(e, "id", Str(d.id()));
-  Put(e, "version", Str(d.version()));
-  Put(e, "uri", Str(d.uri()));
-  Put(e, "sha256", Str(d.sha256()));
-  return Value::Map(std::move(e));
-}
-
 Value DocumentValue(const v1::DocumentRef& d) {
   Entries e;
   Put(e, "system", Str(d.system()));

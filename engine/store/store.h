@@ -315,7 +315,7 @@ class Store {
   absl::StatusOr<std::set<std::string>> IndexKeysOf(const v1::Service& service) const;
 
   // One commit between its preparation (under its stripe locks) and the end of its group write
-  // (defined in store.cc).
+  // (defined in internal/store_internal.h).
   struct PendingCommit;
 
   // Under the stripe locks: checks `m` against the stored state and prepares `pending`. Sets

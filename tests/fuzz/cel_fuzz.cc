@@ -12,9 +12,9 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "engine/cel/ast_debug.h"
 #include "engine/cel/cel.h"
-#include "engine/cel/parser.h"
+#include "engine/cel/internal/ast_debug.h"
+#include "engine/cel/internal/parser.h"
 
 namespace varav::cel {
 namespace {

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/model/loader.h"
 #include "engine/model/pack.h"
-#include "engine/model/rule_test.h"
+#include "engine/model/pack_tests.h"
 
 namespace {
 
@@ -117,11 +117,11 @@ int Test(const std::vector<std::string>& dirs) {
     for (const Diagnostic& d : r.diagnostics) std::cout << d.ToString() << "\n";
     errors += static_cast<int>(r.diagnostics.size());
     if (!r.ok()) continue;
-    varav::model::RuleTestReport report =
-        varav::model::RunRuleTestDir(*r.pack, (fs::path(dir) / "tests").string());
+    varav::model::PackTestReport report =
+        varav::model::RunPackTestDir(*r.pack, (fs::path(dir) / "tests").string());
     for (const Diagnostic& d : report.diagnostics) std::cout << d.ToString() << "\n";
     errors += static_cast<int>(report.diagnostics.size());
-    for (const varav::model::RuleTestCase& c : report.cases) std::cout << c.Summary() << "\n";
+    for (const varav::model::PackTestCase& c : report.cases) std::cout << c.Summary() << "\n";
     passed += report.passed();
     failed += report.failed();
   }

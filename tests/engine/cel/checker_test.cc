@@ -1,4 +1,4 @@
-#include "engine/cel/checker.h"
+#include "engine/cel/internal/checker.h"
 
 #include <cstdint>
 #include <limits>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/cel/cel.h"
-#include "engine/cel/parser.h"
+#include "engine/cel/internal/parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,6 +1,6 @@
-// Evaluation semantics of the CEL runtime (planner.cc and the standard library), driven through the
-// public Compiler API. Most cases compile without the type checker so that they exercise run-time
-// behaviour alone (errors as values, dynamic dispatch).
+// Evaluation semantics of the CEL runtime (internal/planner.cc and the standard library), driven
+// through the public Compiler API. Most cases compile without the type checker so that they
+// exercise run-time behaviour alone (errors as values, dynamic dispatch).
 
 #include <chrono>
 #include <string>
@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "engine/cel/ast.h"
 #include "engine/cel/cel.h"
-#include "engine/cel/planner.h"
+#include "engine/cel/internal/ast.h"
+#include "engine/cel/internal/planner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "engine/cel/lexer.h"
+#include "engine/cel/internal/lexer.h"
 
 #include <string>
 #include <vector>

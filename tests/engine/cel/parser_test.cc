@@ -1,4 +1,4 @@
-#include "engine/cel/parser.h"
+#include "engine/cel/internal/parser.h"
 
 #include <functional>
 #include <string>
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/cel/ast_debug.h"
+#include "engine/cel/internal/ast_debug.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

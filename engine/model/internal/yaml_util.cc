@@ -1,4 +1,4 @@
-#include "engine/model/yaml_util.h"
+#include "engine/model/internal/yaml_util.h"
 
 #include <algorithm>
 #include <cmath>

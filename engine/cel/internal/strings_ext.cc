@@ -16,7 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/cel/functions.h"
+#include "engine/cel/internal/functions.h"
 
 namespace varav::cel::runtime {
 

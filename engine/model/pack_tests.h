@@ -1,4 +1,4 @@
-// Rule tests: the fixtures and expected gate results in rules/<pack>/tests/*.yaml (format in
+// Pack tests: the fixtures and expected gate results in rules/<pack>/tests/*.yaml (format in
 // rules/FORMAT.md), run against a compiled pack as `opa test` runs policy tests.
 //
 // Each test evaluates one gate against a fixture (optionally with outputs dropped and a deep-merge
@@ -21,8 +21,8 @@
 //                          comment}), scored as in activation.h; or {score: 0.8} with optional
 //                          answered and total (total defaults to the principle's question count)
 //
-//   RuleTestReport report = RunRuleTestDir(*pack, "rules/teenuse-standard-2.0/tests");
-//   for (const RuleTestCase& c : report.cases) std::cout << c.Summary() << "\n";
+//   PackTestReport report = RunPackTestDir(*pack, "rules/teenuse-standard-2.0/tests");
+//   for (const PackTestCase& c : report.cases) std::cout << c.Summary() << "\n";
 //
 // Thread safety: pure functions.
 #pragma once
@@ -36,7 +36,7 @@
 
 namespace varav::model {
 
-struct RuleTestCase {
+struct PackTestCase {
   std::string file;
   int line = 0;
   std::string name;
@@ -48,11 +48,11 @@ struct RuleTestCase {
   std::string Summary() const;
 };
 
-struct RuleTestReport {
+struct PackTestReport {
   // Problems of the test files themselves (unknown keys, unknown rules, fixtures that do not fit
   // the pack's schemas), de-duplicated and ordered by position.
   std::vector<Diagnostic> diagnostics;
-  std::vector<RuleTestCase> cases;
+  std::vector<PackTestCase> cases;
 
   int passed() const;
   int failed() const;
@@ -60,9 +60,9 @@ struct RuleTestReport {
 };
 
 // Runs the tests of `files` (YAML test files) against `pack`.
-RuleTestReport RunRuleTests(const CompiledPack& pack, const std::vector<SourceFile>& files);
+PackTestReport RunPackTests(const CompiledPack& pack, const std::vector<SourceFile>& files);
 
 // Runs every `*.yaml` directly in `tests_dir`, in name order. A missing directory has no tests.
-RuleTestReport RunRuleTestDir(const CompiledPack& pack, absl::string_view tests_dir);
+PackTestReport RunPackTestDir(const CompiledPack& pack, absl::string_view tests_dir);
 
 }  // namespace varav::model

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "engine/cel/ast.h"
 #include "engine/cel/cel.h"
+#include "engine/cel/internal/ast.h"
 #include "engine/cel/issue.h"
 
 namespace varav::cel {

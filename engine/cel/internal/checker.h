@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "engine/cel/ast.h"
 #include "engine/cel/cel.h"
+#include "engine/cel/internal/ast.h"
 #include "engine/cel/issue.h"
 #include "engine/cel/type.h"
 

@@ -1,4 +1,4 @@
-#include "engine/cel/functions.h"
+#include "engine/cel/internal/functions.h"
 
 #include <algorithm>
 #include <cmath>

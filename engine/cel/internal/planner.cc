@@ -1,4 +1,4 @@
-#include "engine/cel/planner.h"
+#include "engine/cel/internal/planner.h"
 
 #include <array>
 #include <memory>
@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/cel/functions.h"
+#include "engine/cel/internal/functions.h"
 #include "re2/re2.h"
 
 namespace varav::cel {

@@ -1,4 +1,4 @@
-#include "engine/cel/overloads.h"
+#include "engine/cel/internal/overloads.h"
 
 #include <initializer_list>
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "engine/cel/ast.h"
+#include "engine/cel/internal/ast.h"
 
 namespace varav::cel {
 namespace {

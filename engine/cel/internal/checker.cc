@@ -1,4 +1,4 @@
-#include "engine/cel/checker.h"
+#include "engine/cel/internal/checker.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "engine/cel/overloads.h"
+#include "engine/cel/internal/overloads.h"
 
 namespace varav::cel {
 namespace {

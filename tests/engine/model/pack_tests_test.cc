@@ -1,4 +1,4 @@
-#include "engine/model/rule_test.h"
+#include "engine/model/pack_tests.h"
 
 #include <cstdio>
 #include <string>
@@ -15,40 +15,40 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-std::vector<std::string> Summaries(const RuleTestReport& r) {
+std::vector<std::string> Summaries(const PackTestReport& r) {
   std::vector<std::string> out;
-  for (const RuleTestCase& c : r.cases) out.push_back(c.Summary());
+  for (const PackTestCase& c : r.cases) out.push_back(c.Summary());
   return out;
 }
 
-std::vector<std::string> Errors(const RuleTestReport& r) {
+std::vector<std::string> Errors(const PackTestReport& r) {
   std::vector<std::string> out;
   for (const Diagnostic& d : r.diagnostics) out.push_back(d.ToString());
   return out;
 }
 
-class RuleTestTest : public ::testing::Test {
+class PackTestsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pack_ = testing::LoadTiny();
     ASSERT_NE(pack_, nullptr);
   }
-  RuleTestReport Run(const std::string& yaml) {
-    return RunRuleTests(*pack_, {SourceFile{"tests/t.yaml", yaml}});
+  PackTestReport Run(const std::string& yaml) {
+    return RunPackTests(*pack_, {SourceFile{"tests/t.yaml", yaml}});
   }
   std::shared_ptr<const CompiledPack> pack_;
 };
 
-TEST_F(RuleTestTest, TheTinyPacksOwnTestsPass) {
-  RuleTestReport r = RunRuleTestDir(*pack_, testing::TestData("tiny/tests"));
+TEST_F(PackTestsTest, TheTinyPacksOwnTestsPass) {
+  PackTestReport r = RunPackTestDir(*pack_, testing::TestData("tiny/tests"));
   EXPECT_THAT(Errors(r), IsEmpty());
   EXPECT_EQ(r.passed(), 4);
   EXPECT_EQ(r.failed(), 0);
   EXPECT_TRUE(r.ok());
 }
 
-TEST_F(RuleTestTest, ReportsEachMismatchAsAFailure) {
-  RuleTestReport r = Run(R"y(fixtures:
+TEST_F(PackTestsTest, ReportsEachMismatchAsAFailure) {
+  PackTestReport r = Run(R"y(fixtures:
   base:
     outputs:
       vision: {fields: {statement: "x", kpis: []}}
@@ -73,8 +73,8 @@ tests:
   EXPECT_FALSE(r.ok());
 }
 
-TEST_F(RuleTestTest, ScoresFixtureAnswersPerQuestion) {
-  RuleTestReport r = Run(R"y(tests:
+TEST_F(PackTestsTest, ScoresFixtureAnswersPerQuestion) {
+  PackTestReport r = Run(R"y(tests:
   - name: partly and no average below one half
     gate: A
     patch:
@@ -95,8 +95,8 @@ TEST_F(RuleTestTest, ScoresFixtureAnswersPerQuestion) {
   EXPECT_THAT(Summaries(r), ElementsAre(StartsWith("PASS"), StartsWith("PASS")));
 }
 
-TEST_F(RuleTestTest, ReportsProblemsOfTheTestFileWithPositions) {
-  RuleTestReport r = Run(R"y(fixtures:
+TEST_F(PackTestsTest, ReportsProblemsOfTheTestFileWithPositions) {
+  PackTestReport r = Run(R"y(fixtures:
   base:
     outputs:
       vision: {fields: {statement: 5, colour: red}}
@@ -121,8 +121,8 @@ tests:
   EXPECT_EQ(r.failed(), 2);
 }
 
-TEST_F(RuleTestTest, ReportsFixtureValuesThatDoNotFitTheSchema) {
-  RuleTestReport r = Run(R"y(tests:
+TEST_F(PackTestsTest, ReportsFixtureValuesThatDoNotFitTheSchema) {
+  PackTestReport r = Run(R"y(tests:
   - name: typed
     gate: A
     patch:

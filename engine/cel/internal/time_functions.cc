@@ -8,7 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "engine/cel/functions.h"
+#include "engine/cel/internal/functions.h"
 
 namespace varav::cel::runtime {
 

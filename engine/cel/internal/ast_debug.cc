@@ -1,4 +1,4 @@
-#include "engine/cel/ast_debug.h"
+#include "engine/cel/internal/ast_debug.h"
 
 #include <cmath>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "engine/cel/lexer.h"
+#include "engine/cel/internal/lexer.h"
 
 namespace varav::cel {
 namespace {

@@ -1,5 +1,5 @@
 // Internal to engine/model: reading YAML (yaml-cpp) with positions, for the pack loader and the
-// rule test runner. Not a public API.
+// pack test runner. Not a public API.
 //
 // Every reader reports its problems as Diagnostics at 1-based line and column (columns count code
 // points; yaml-cpp's marks count bytes from 0) and returns false, so that callers keep going and a

@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "engine/cel/ast.h"
+#include "engine/cel/internal/ast.h"
 
 namespace varav::cel {
 

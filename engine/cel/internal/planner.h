@@ -13,9 +13,9 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "engine/cel/ast.h"
 #include "engine/cel/cel.h"
-#include "engine/cel/checker.h"
+#include "engine/cel/internal/ast.h"
+#include "engine/cel/internal/checker.h"
 #include "engine/cel/value.h"
 
 namespace varav::cel {

@@ -1,4 +1,4 @@
-#include "engine/cel/parser.h"
+#include "engine/cel/internal/parser.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
-#include "engine/cel/lexer.h"
+#include "engine/cel/internal/lexer.h"
 
 namespace varav::cel {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/model/rule_test.h"
+#include "engine/model/pack_tests.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "engine/model/activation.h"
 #include "engine/model/evaluation.h"
-#include "engine/model/yaml_util.h"
+#include "engine/model/internal/yaml_util.h"
 
 namespace varav::model {
 namespace {
@@ -66,7 +66,7 @@ YAML::Node Merge(const YAML::Node& base, const YAML::Node& patch) {
 
 class TestFileRunner {
  public:
-  TestFileRunner(const CompiledPack& pack, const Source& source, RuleTestReport* report)
+  TestFileRunner(const CompiledPack& pack, const Source& source, PackTestReport* report)
       : pack_(pack), y_(source, &report->diagnostics), report_(report) {}
 
   void Run() {
@@ -102,7 +102,7 @@ class TestFileRunner {
                     {"name", "gate", "expect"}, &m)) {
       return;
     }
-    RuleTestCase c;
+    PackTestCase c;
     Loc loc = y_.LocOf(node);
     c.file = loc.file;
     c.line = loc.line;
@@ -559,26 +559,26 @@ class TestFileRunner {
 
   const CompiledPack& pack_;
   YamlReader y_;
-  RuleTestReport* report_;
+  PackTestReport* report_;
   std::map<std::string, YAML::Node> fixtures_;
 };
 
 }  // namespace
 
-std::string RuleTestCase::Summary() const {
+std::string PackTestCase::Summary() const {
   if (passed) return absl::StrCat("PASS ", name);
   return absl::StrCat("FAIL ", name, ": ", absl::StrJoin(mismatches, "; "));
 }
 
-int RuleTestReport::passed() const {
+int PackTestReport::passed() const {
   return static_cast<int>(
-      std::count_if(cases.begin(), cases.end(), [](const RuleTestCase& c) { return c.passed; }));
+      std::count_if(cases.begin(), cases.end(), [](const PackTestCase& c) { return c.passed; }));
 }
 
-int RuleTestReport::failed() const { return static_cast<int>(cases.size()) - passed(); }
+int PackTestReport::failed() const { return static_cast<int>(cases.size()) - passed(); }
 
-RuleTestReport RunRuleTests(const CompiledPack& pack, const std::vector<SourceFile>& files) {
-  RuleTestReport report;
+PackTestReport RunPackTests(const CompiledPack& pack, const std::vector<SourceFile>& files) {
+  PackTestReport report;
   std::vector<Source> sources;
   sources.reserve(files.size());
   for (const SourceFile& f : files) sources.push_back(Source{f.path, f.content});
@@ -605,7 +605,7 @@ RuleTestReport RunRuleTests(const CompiledPack& pack, const std::vector<SourceFi
   return report;
 }
 
-RuleTestReport RunRuleTestDir(const CompiledPack& pack, absl::string_view tests_dir) {
+PackTestReport RunPackTestDir(const CompiledPack& pack, absl::string_view tests_dir) {
   std::vector<fs::path> paths;
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(std::string(tests_dir), ec)) {
@@ -613,7 +613,7 @@ RuleTestReport RunRuleTestDir(const CompiledPack& pack, absl::string_view tests_
   }
   std::sort(paths.begin(), paths.end());
   std::vector<SourceFile> files;
-  RuleTestReport unreadable;
+  PackTestReport unreadable;
   for (const fs::path& p : paths) {
     std::ifstream in(p, std::ios::binary);
     if (!in) {
@@ -624,7 +624,7 @@ RuleTestReport RunRuleTestDir(const CompiledPack& pack, absl::string_view tests_
     ss << in.rdbuf();
     files.push_back(SourceFile{p.string(), ss.str()});
   }
-  RuleTestReport report = RunRuleTests(pack, files);
+  PackTestReport report = RunPackTests(pack, files);
   report.diagnostics.insert(report.diagnostics.begin(), unreadable.diagnostics.begin(),
                             unreadable.diagnostics.end());
   return report;
