@@ -65,8 +65,8 @@
 #include "engine/store/store.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
-#include "services/core/governance.h"
-#include "services/core/snapshot.h"
+#include "services/governance/governance.h"
+#include "services/governance/snapshot.h"
 
 ABSL_FLAG(double, duration_s, 5, "Seconds per measurement.");
 ABSL_FLAG(std::vector<std::string>, threads, std::vector<std::string>({"1", "8", "64"}),
@@ -88,7 +88,7 @@ ABSL_FLAG(std::string, dir, "",
           "end). Default: the system temp directory. Use it to pick the disk.");
 ABSL_FLAG(std::string, only, "", "Run only one experiment: concurrency or scale.");
 ABSL_FLAG(std::string, path, "governance",
-          "What a measured command runs through. governance: core::Governance::SubmitOutput, "
+          "What a measured command runs through. governance: governance::Governance::SubmitOutput, "
           "exactly what varavd runs per call (validation, authorisation, idempotency, the "
           "snapshot cache, the engine and the commit); engine: the bench's own load, "
           "lifecycle::Apply and Store::Commit, with a per-phase breakdown and --snapshot.");
@@ -288,12 +288,12 @@ struct Phases {
 };
 
 // Store::LoadSnapshot reads everything under one RocksDB snapshot without waiting for a WAL sync,
-// as the server's command path does, through the same conversion (core::ToSnapshot).
+// as the server's command path does, through the same conversion (governance::ToSnapshot).
 absl::StatusOr<ServiceSnapshot> LoadSnapshot(store::Store& store, const std::string& id) {
   absl::StatusOr<store::ServiceState> state = store.LoadSnapshot(id);
   if (absl::IsNotFound(state.status())) return ServiceSnapshot();  // registering
   VARAV_RETURN_IF_ERROR(state.status());
-  return core::ToSnapshot(*std::move(state));
+  return governance::ToSnapshot(*std::move(state));
 }
 
 // The request hash the API layer records for idempotency: SHA-256 of the command's content.
@@ -443,7 +443,8 @@ absl::Status Preload(const std::string& path, const model::CompiledPack& pack,
                      const Dossier& dossier, int n, const std::vector<int>& hot) {
   VARAV_ASSIGN_OR_RETURN(
       std::unique_ptr<store::Store> store,
-      store::Store::Open({.path = path, .index_terms = core::PortfolioIndexTerms, .sync = false}));
+      store::Store::Open(
+          {.path = path, .index_terms = governance::PortfolioIndexTerms, .sync = false}));
   std::vector<bool> is_hot(n, false);
   for (int i : hot) is_hot[i] = true;
   const int threads = std::max(1, absl::GetFlag(FLAGS_preload_threads));
@@ -604,7 +605,7 @@ Measurement Measure(int threads, absl::Duration duration, Body body) {
 // running server does not have.
 absl::StatusOr<std::unique_ptr<store::Store>> OpenForMeasurement(const std::string& path) {
   return store::Store::Open({.path = path,
-                             .index_terms = core::PortfolioIndexTerms,
+                             .index_terms = governance::PortfolioIndexTerms,
                              .sync = true,
                              .create_if_missing = false,
                              .lock_stripes = absl::GetFlag(FLAGS_lock_stripes)});
@@ -632,7 +633,7 @@ v1::DocumentRef MeasuredDocument(const std::string& id, const std::string& type,
 // one loaded. One per store, kept across legs like a running server's (so is its snapshot cache).
 struct Governed {
   model::PackRegistry registry;
-  std::unique_ptr<core::Governance> governance;
+  std::unique_ptr<governance::Governance> governance;
 };
 
 absl::StatusOr<std::unique_ptr<Governed>> Govern(store::Store& store,
@@ -640,16 +641,17 @@ absl::StatusOr<std::unique_ptr<Governed>> Govern(store::Store& store,
   auto g = std::make_unique<Governed>();
   const std::string key = pack->key();
   VARAV_RETURN_IF_ERROR(g->registry.Add(std::move(pack)));
-  g->governance = std::make_unique<core::Governance>(&store, &g->registry,
-                                                     core::GovernanceOptions{.default_pack = key});
+  g->governance = std::make_unique<governance::Governance>(
+      &store, &g->registry, governance::GovernanceOptions{.default_pack = key});
   return g;
 }
 
 bool ThroughGovernance() { return absl::GetFlag(FLAGS_path) == "governance"; }
 
-// Durable SubmitOutput through core::Governance, as varavd runs it for each call: writer w
+// Durable SubmitOutput through governance::Governance, as varavd runs it for each call: writer w
 // cycles through its services like MeasureEngine's writers, with the etag of its last response.
-absl::StatusOr<Measurement> MeasureGovernance(store::Store& store, core::Governance& governance,
+absl::StatusOr<Measurement> MeasureGovernance(store::Store& store,
+                                              governance::Governance& governance,
                                               const std::string& path, const Dossier& dossier,
                                               const std::vector<int>& hot, int threads,
                                               absl::Duration duration, absl::string_view run) {
@@ -667,7 +669,8 @@ absl::StatusOr<Measurement> MeasureGovernance(store::Store& store, core::Governa
       writers[w].etags.push_back(service.etag());
     }
   }
-  const core::Principal admin{.id = "bench-admin", .roles = {{.kind = core::RoleKind::kAdmin}}};
+  const governance::Principal admin{.id = "bench-admin",
+                                    .roles = {{.kind = governance::RoleKind::kAdmin}}};
   const uint64_t bytes_before = store.batch_bytes_written();
   Measurement m = Measure(threads, duration, [&](int t, uint64_t i) -> absl::Status {
     Writer& w = writers[t];
@@ -696,7 +699,7 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
                                           const model::CompiledPack& pack, const Dossier& dossier,
                                           const std::vector<int>& hot, int threads,
                                           absl::Duration duration, absl::string_view run,
-                                          core::Governance* governance = nullptr) {
+                                          governance::Governance* governance = nullptr) {
   const int per_writer = absl::GetFlag(FLAGS_services_per_writer);
   if (static_cast<int>(hot.size()) < threads * per_writer) {
     return absl::InvalidArgumentError("fewer prepared services than writers need");
@@ -735,8 +738,8 @@ absl::StatusOr<Measurement> MeasureEngine(store::Store& store, const std::string
                                       from_memory ? &w.cache[slot] : nullptr,
                                       from_memory ? &w.bound[slot] : nullptr, w.phases));
     if (from_memory) {
-      w.cache[slot] =
-          core::AfterCommit(std::move(w.cache[slot]), r.transition, std::move(r.commit.service));
+      w.cache[slot] = governance::AfterCommit(std::move(w.cache[slot]), r.transition,
+                                              std::move(r.commit.service));
     }
     return absl::OkStatus();
   });
@@ -841,7 +844,7 @@ absl::Status RunConcurrency(const std::string& root,
   const absl::Duration leg = absl::Seconds(absl::GetFlag(FLAGS_duration_s) * 4 / legs / 2);
   VARAV_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenForMeasurement(path));
   VARAV_ASSIGN_OR_RETURN(std::unique_ptr<Governed> governed, Govern(*store, pack));
-  core::Governance* governance = ThroughGovernance() ? governed->governance.get() : nullptr;
+  governance::Governance* governance = ThroughGovernance() ? governed->governance.get() : nullptr;
   for (int threads : thread_counts) {
     Measurement engine;
     Measurement raw;

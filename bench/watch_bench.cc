@@ -52,9 +52,9 @@
 #include "engine/store/store.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
-#include "services/core/principal.h"
 #include "services/events/event_hub.h"
-#include "services/events/watch_reactor.h"
+#include "services/governance/principal.h"
+#include "services/server/watch_reactor.h"
 #include "varav/v1/lifecycle_service.grpc.pb.h"
 
 ABSL_FLAG(std::string, watchers, "1,1000", "comma-separated watcher counts to measure");
@@ -88,9 +88,9 @@ class Service final : public v1::LifecycleService::WithRawCallbackMethod_WatchEv
   explicit Service(EventHub* hub) : hub_(hub) {}
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
-    static const core::Principal kReader{.id = "bench",
-                                         .roles = {core::Role{.kind = core::RoleKind::kReader}}};
-    return StartWatch(*hub_, context, request, kReader);
+    static const governance::Principal kReader{
+        .id = "bench", .roles = {governance::Role{.kind = governance::RoleKind::kReader}}};
+    return server::StartWatch(*hub_, context, request, kReader);
   }
 
  private:
@@ -404,8 +404,9 @@ int Main() {
         (std::filesystem::temp_directory_path() / absl::StrCat("watch_bench_", getpid())).string();
   }
   std::filesystem::remove_all(dir);
-  auto opened = store::Store::Open(
-      {.path = dir, .index_terms = core::PortfolioIndexTerms, .sync = absl::GetFlag(FLAGS_sync)});
+  auto opened = store::Store::Open({.path = dir,
+                                    .index_terms = governance::PortfolioIndexTerms,
+                                    .sync = absl::GetFlag(FLAGS_sync)});
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
     return 1;

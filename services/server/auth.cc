@@ -118,7 +118,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromYaml(absl::str
           return absl::InvalidArgumentError(absl::StrCat(where, ": unknown field `", key, "`"));
         }
       }
-      core::Principal principal;
+      governance::Principal principal;
       if (!entry["id"] || !entry["id"].IsScalar() || entry["id"].as<std::string>().empty()) {
         return absl::InvalidArgumentError(absl::StrCat(where, ".id: required"));
       }
@@ -138,7 +138,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromYaml(absl::str
       if (roles->empty())
         return absl::InvalidArgumentError(absl::StrCat(where, ".roles: required"));
       for (const std::string& text : *roles) {
-        auto role = core::ParseRole(text);
+        auto role = governance::ParseRole(text);
         if (!role.ok()) {
           return absl::InvalidArgumentError(
               absl::StrCat(where, ".roles: ", role.status().message()));
@@ -191,7 +191,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(absl::str
   return auth;
 }
 
-absl::StatusOr<core::Principal> Authenticator::FromAuthorization(absl::string_view header) const {
+absl::StatusOr<governance::Principal> Authenticator::FromAuthorization(
+    absl::string_view header) const {
   header = absl::StripAsciiWhitespace(header);
   if (header.size() < 7 || !absl::EqualsIgnoreCase(header.substr(0, 7), "bearer ")) {
     return absl::UnauthenticatedError("authorization: expected `Bearer <token>`");
@@ -204,7 +205,7 @@ absl::StatusOr<core::Principal> Authenticator::FromAuthorization(absl::string_vi
   return principals_[it->second];
 }
 
-absl::StatusOr<core::Principal> Authenticator::FromCertificateNames(
+absl::StatusOr<governance::Principal> Authenticator::FromCertificateNames(
     const std::vector<std::string>& names) const {
   for (const std::string& name : names) {
     const auto it = by_cert_name_.find(name);

@@ -1,5 +1,5 @@
 // Authentication of varavd callers: bearer tokens and TLS client certificates mapped to
-// principals (services/core/principal.h) by a principals file.
+// principals (services/governance/principal.h) by a principals file.
 //
 // The principals file is YAML. It never holds a token itself, only the hex SHA-256 of each token,
 // so a leaked file grants nothing:
@@ -33,7 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/core/principal.h"
+#include "services/governance/principal.h"
 
 namespace varav::server {
 
@@ -50,17 +50,18 @@ class Authenticator {
 
   // The principal of an `authorization` header value "Bearer <token>" (scheme case-insensitive).
   // Unauthenticated for another scheme, an empty or unknown token.
-  absl::StatusOr<core::Principal> FromAuthorization(absl::string_view header) const;
+  absl::StatusOr<governance::Principal> FromAuthorization(absl::string_view header) const;
   // The principal of the first of `names` (a client certificate's CN and SANs) that is listed.
   // Unauthenticated when none is.
-  absl::StatusOr<core::Principal> FromCertificateNames(const std::vector<std::string>& names) const;
+  absl::StatusOr<governance::Principal> FromCertificateNames(
+      const std::vector<std::string>& names) const;
 
   size_t principal_count() const { return principals_.size(); }
 
  private:
   Authenticator() = default;
 
-  std::vector<core::Principal> principals_;
+  std::vector<governance::Principal> principals_;
   // Token hash / certificate name -> index into principals_.
   absl::flat_hash_map<std::string, size_t> by_token_hash_;
   absl::flat_hash_map<std::string, size_t> by_cert_name_;

@@ -66,7 +66,7 @@ struct ServerOptions {
   // Default "VARAV_EVENTS": the JetStream stream events are published to (created when missing).
   std::string nats_stream = "VARAV_EVENTS";
   // Default 4096: services whose snapshot the command path keeps in memory after a commit
-  // (services/core/snapshot_cache.h); 0 turns the cache off.
+  // (services/governance/snapshot_cache.h); 0 turns the cache off.
   int snapshot_cache_entries = 4096;
 };
 

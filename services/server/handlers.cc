@@ -14,13 +14,12 @@
 #include "engine/common/logging.h"
 #include "engine/common/status_macros.h"
 #include "grpc/grpc_security_constants.h"
-#include "services/core/wire.h"
-#include "services/events/grpc_glue.h"
-#include "services/events/watch_reactor.h"
+#include "services/governance/wire.h"
+#include "services/server/grpc_glue.h"
+#include "services/server/watch_reactor.h"
 
 namespace varav::server {
 
-using events::ToGrpcStatus;
 namespace {
 
 absl::string_view ToView(const grpc::string_ref& ref) { return {ref.data(), ref.size()}; }
@@ -32,11 +31,11 @@ using SharedBytes = std::shared_ptr<const std::string>;
 template <typename Fn>
 struct MethodOf;
 template <typename R, typename Req, typename... Rest>
-struct MethodOf<absl::StatusOr<R> (core::Governance::*)(const Req&, Rest...)> {
+struct MethodOf<absl::StatusOr<R> (governance::Governance::*)(const Req&, Rest...)> {
   using Request = Req;
 };
 template <typename R, typename Req, typename... Rest>
-struct MethodOf<absl::StatusOr<R> (core::Governance::*)(const Req&, Rest...) const> {
+struct MethodOf<absl::StatusOr<R> (governance::Governance::*)(const Req&, Rest...) const> {
   using Request = Req;
 };
 
@@ -65,20 +64,21 @@ template <typename Fn>
 UnaryMethod Method(absl::string_view service, absl::string_view method, Where where, Fn fn) {
   using Request = typename MethodOf<Fn>::Request;
   const google::protobuf::MethodDescriptor& d = Describe(absl::StrCat(service, ".", method));
-  return {.name = absl::StrCat(service, "/", method),
-          .descriptor = &d,
-          .where = where,
-          .request_prototype = &Request::default_instance(),
-          .run = [fn](core::Governance& governance, const core::Principal& principal,
-                      const google::protobuf::Message& request, const cel::Interrupt& interrupt) {
-            const Request& typed = static_cast<const Request&>(request);
-            if constexpr (std::is_invocable_v<Fn, core::Governance&, const Request&,
-                                              const core::Principal&, const cel::Interrupt*>) {
-              return Serialized(std::invoke(fn, governance, typed, principal, &interrupt));
-            } else {
-              return Serialized(std::invoke(fn, governance, typed, principal));
-            }
-          }};
+  return {
+      .name = absl::StrCat(service, "/", method),
+      .descriptor = &d,
+      .where = where,
+      .request_prototype = &Request::default_instance(),
+      .run = [fn](governance::Governance& governance, const governance::Principal& principal,
+                  const google::protobuf::Message& request, const cel::Interrupt& interrupt) {
+        const Request& typed = static_cast<const Request&>(request);
+        if constexpr (std::is_invocable_v<Fn, governance::Governance&, const Request&,
+                                          const governance::Principal&, const cel::Interrupt*>) {
+          return Serialized(std::invoke(fn, governance, typed, principal, &interrupt));
+        } else {
+          return Serialized(std::invoke(fn, governance, typed, principal));
+        }
+      }};
 }
 
 // Short reads run inline (kInline): they never wait on storage. Mutations wait for their group
@@ -86,7 +86,7 @@ UnaryMethod Method(absl::string_view service, absl::string_view method, Where wh
 // length: they run on workers.
 const absl::flat_hash_map<std::string, UnaryMethod>& MethodTable() {
   static const auto* table = [] {
-    using G = core::Governance;
+    using G = governance::Governance;
     constexpr absl::string_view kLifecycle = "varav.v1.LifecycleService";
     constexpr absl::string_view kRules = "varav.v1.RulesService";
     std::vector<UnaryMethod> methods = {
@@ -228,7 +228,7 @@ grpc::ServerUnaryReactor* CallDispatcher::Handle(grpc::CallbackServerContext* co
                                           .request_id = "",
                                           .start = absl::Now()});
   call->request.reset(method.request_prototype->New());
-  const absl::Status parsed = core::ParseRequest(Flatten(request), *call->request);
+  const absl::Status parsed = governance::ParseRequest(Flatten(request), *call->request);
   if (parsed.ok()) call->request_id = RequestIdOf(*call->request);
   if (call->request_id.empty()) {
     const auto& metadata = context->client_metadata();
@@ -278,13 +278,13 @@ void CallDispatcher::Run(Call& call) {
     Finish(call, "", grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before the call ran"));
     return;
   }
-  core::Governance* governance = governance_.load(std::memory_order_acquire);
+  governance::Governance* governance = governance_.load(std::memory_order_acquire);
   if (governance == nullptr) {
     Finish(call, "",
            grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is starting; retry shortly"));
     return;
   }
-  absl::StatusOr<core::Principal> principal = Authenticate(context);
+  absl::StatusOr<governance::Principal> principal = Authenticate(context);
   if (!principal.ok()) {
     Finish(call, "", ToGrpcStatus(principal.status()));
     return;
@@ -319,7 +319,7 @@ void CallDispatcher::Finish(Call& call, absl::string_view principal, const grpc:
   if (log.has_value()) log->Emit();
 }
 
-absl::StatusOr<core::Principal> CallDispatcher::Authenticate(
+absl::StatusOr<governance::Principal> CallDispatcher::Authenticate(
     grpc::CallbackServerContext* context) const {
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find("authorization");
@@ -398,13 +398,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LifecycleHandler::WatchEvents(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   events::EventHub* hub = hub_.load(std::memory_order_acquire);
   if (hub == nullptr) {
-    return events::FinishedWatch(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is not ready"));
+    return FinishedWatch(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is not ready"));
   }
-  absl::StatusOr<core::Principal> principal = dispatcher_->Authenticate(context);
-  if (!principal.ok()) return events::FinishedWatch(ToGrpcStatus(principal.status()));
-  return events::StartWatch(*hub, context, request, *principal,
-                            governance_.load(std::memory_order_acquire));
+  absl::StatusOr<governance::Principal> principal = dispatcher_->Authenticate(context);
+  if (!principal.ok()) return FinishedWatch(ToGrpcStatus(principal.status()));
+  return StartWatch(*hub, context, request, *principal,
+                    governance_.load(std::memory_order_acquire));
 }
 
 RulesHandler::RulesHandler(CallDispatcher* dispatcher) {

@@ -1,9 +1,9 @@
 // The gRPC handlers of varavd: every method of varav.v1.LifecycleService and
 // varav.v1.RulesService, served raw (bytes in, bytes out) through one table of methods and one
-// dispatcher, over the application layer (services/core/governance.h).
+// dispatcher, over the application layer (services/governance/governance.h).
 //
 // Every unary call goes through CallDispatcher::Handle, which in order:
-//   1. parses the request itself (core::ParseRequest), so a request that does not parse is
+//   1. parses the request itself (governance::ParseRequest), so a request that does not parse is
 //      INVALID_ARGUMENT naming the field at fault (invalid UTF-8 in a string, say);
 //   2. refuses with RESOURCE_EXHAUSTED when --max_inflight calls are already being handled;
 //   3. queues the call on the worker pool (handlers must not block gRPC's threads), except short
@@ -19,7 +19,7 @@
 //      method, principal, code, latency_ms.
 //
 // WatchEvents (a server stream) bypasses the dispatcher: it authenticates the caller and hands the
-// call to the event hub's stream reactor (services/events/watch_reactor.h); streams hold no
+// call to the event hub's stream reactor (services/server/watch_reactor.h); streams hold no
 // worker and do not count against --max_inflight.
 //
 // Thread safety: the dispatcher and handlers are used concurrently by gRPC; SetGovernance and the
@@ -40,8 +40,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
-#include "services/core/governance.h"
 #include "services/events/event_hub.h"
+#include "services/governance/governance.h"
 #include "services/server/auth.h"
 #include "services/server/worker_pool.h"
 #include "varav/v1/lifecycle_service.grpc.pb.h"
@@ -67,8 +67,8 @@ struct UnaryMethod {
   const google::protobuf::Message* request_prototype = nullptr;
   // Runs the method on a parsed request: the serialized response, or the call's status.
   std::function<absl::StatusOr<std::shared_ptr<const std::string>>(
-      core::Governance&, const core::Principal&, const google::protobuf::Message& request,
-      const cel::Interrupt& interrupt)>
+      governance::Governance&, const governance::Principal&,
+      const google::protobuf::Message& request, const cel::Interrupt& interrupt)>
       run;
 };
 
@@ -91,7 +91,7 @@ class CallDispatcher {
 
   // Makes the server ready: calls from now on reach `governance` (not owned; must outlive every
   // call). nullptr makes calls UNAVAILABLE again.
-  void SetGovernance(core::Governance* governance) {
+  void SetGovernance(governance::Governance* governance) {
     governance_.store(governance, std::memory_order_release);
   }
 
@@ -113,7 +113,7 @@ class CallDispatcher {
   // The caller of `context`: the bearer token's principal, else the verified client
   // certificate's; Unauthenticated otherwise. Also for streaming handlers, which do not go through
   // Handle.
-  absl::StatusOr<core::Principal> Authenticate(grpc::CallbackServerContext* context) const;
+  absl::StatusOr<governance::Principal> Authenticate(grpc::CallbackServerContext* context) const;
 
   int64_t inflight() const { return inflight_.load(); }
   // Calls received so far (admitted or not).
@@ -126,7 +126,7 @@ class CallDispatcher {
 
   const Authenticator* const auth_;
   const DispatcherOptions options_;
-  std::atomic<core::Governance*> governance_{nullptr};
+  std::atomic<governance::Governance*> governance_{nullptr};
   std::atomic<int64_t> inflight_{0};
   std::atomic<int64_t> received_{0};
   std::atomic<bool> draining_{false};
@@ -143,7 +143,7 @@ class LifecycleHandler final : public v1::LifecycleService::Service {
 
   // Makes WatchEvents available (UNAVAILABLE until then); nullptrs make it unavailable again.
   // Neither is owned; both must outlive every stream.
-  void SetEvents(events::EventHub* hub, const core::Governance* governance) {
+  void SetEvents(events::EventHub* hub, const governance::Governance* governance) {
     governance_.store(governance, std::memory_order_release);
     hub_.store(hub, std::memory_order_release);
   }
@@ -154,7 +154,7 @@ class LifecycleHandler final : public v1::LifecycleService::Service {
 
   CallDispatcher* const dispatcher_;
   std::atomic<events::EventHub*> hub_{nullptr};
-  std::atomic<const core::Governance*> governance_{nullptr};
+  std::atomic<const governance::Governance*> governance_{nullptr};
 };
 
 // RulesService with every method served raw through the dispatcher.

@@ -96,8 +96,9 @@ VaravServer::~VaravServer() { Shutdown(); }
 
 absl::Status VaravServer::Initialize() {
   const absl::Time start = absl::Now();
-  auto store = store::Store::Open(
-      {.path = options_.data_dir, .index_terms = core::PortfolioIndexTerms, .sync = options_.sync});
+  auto store = store::Store::Open({.path = options_.data_dir,
+                                   .index_terms = governance::PortfolioIndexTerms,
+                                   .sync = options_.sync});
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat("data_dir ", options_.data_dir, ": ",
                                                             store.status().message()));
@@ -119,9 +120,9 @@ absl::Status VaravServer::Initialize() {
         absl::StrCat("default_pack: ", options_.default_pack,
                      " is not loaded (loaded: ", absl::StrJoin(keys, ", "), ")"));
   }
-  governance_ = std::make_unique<core::Governance>(
+  governance_ = std::make_unique<governance::Governance>(
       store_.get(), registry_.get(),
-      core::GovernanceOptions{
+      governance::GovernanceOptions{
           .default_pack = options_.default_pack,
           .snapshot_cache_entries = static_cast<size_t>(options_.snapshot_cache_entries)});
   event_hub_ = std::make_unique<events::EventHub>(store_.get());

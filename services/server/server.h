@@ -24,9 +24,9 @@
 #include "engine/model/pack.h"
 #include "engine/store/store.h"
 #include "grpcpp/grpcpp.h"
-#include "services/core/governance.h"
 #include "services/events/event_hub.h"
 #include "services/events/nats_publisher.h"
+#include "services/governance/governance.h"
 #include "services/server/auth.h"
 #include "services/server/config.h"
 #include "services/server/handlers.h"
@@ -76,7 +76,7 @@ class VaravServer {
   // Set by Initialize; destroyed by Shutdown after the last call finished.
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<model::PackRegistry> registry_;
-  std::unique_ptr<core::Governance> governance_;
+  std::unique_ptr<governance::Governance> governance_;
   // Event delivery (services/events): WatchEvents streams and, with --nats_url, JetStream.
   std::unique_ptr<events::EventHub> event_hub_;
   std::unique_ptr<events::NatsPublisher> nats_publisher_;

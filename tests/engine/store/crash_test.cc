@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/store/test_util.h"
+#include "tests/status_matchers.h"
 
 #ifndef VARAV_CRASH_WRITER
 #error "VARAV_CRASH_WRITER must name the crash_writer binary"
@@ -31,8 +32,8 @@
 namespace varav::store {
 namespace {
 
-using testing::IsOk;
 using testing::PortfolioTerms;
+using ::varav::testing::IsOk;
 
 constexpr int kMinKills = 50;
 constexpr int kMaxKills = 60;

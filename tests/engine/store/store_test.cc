@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/store/test_util.h"
+#include "tests/status_matchers.h"
 
 namespace varav::store {
 namespace {
@@ -24,13 +25,13 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::IsOk;
 using testing::MakeService;
 using testing::PortfolioTerms;
 using testing::RawDb;
 using testing::SharedOutput;
 using ::testing::SizeIs;
-using testing::StatusIs;
+using ::varav::testing::IsOk;
+using ::varav::testing::StatusIs;
 
 std::vector<std::string> Ids(const std::vector<v1::Service>& services) {
   std::vector<std::string> ids;
@@ -957,12 +958,12 @@ namespace varav::store {
 namespace {
 
 using ::testing::IsEmpty;
-using testing::IsOk;
 using testing::MakeService;
 using testing::PortfolioTerms;
 using testing::SharedOutput;
 using ::testing::SizeIs;
-using testing::StatusIs;
+using ::varav::testing::IsOk;
+using ::varav::testing::StatusIs;
 
 class SnapshotTest : public ::testing::Test {
  protected:

@@ -30,26 +30,6 @@ inline std::vector<IndexTerm> PortfolioTerms(const v1::Service& service) {
   return terms;
 }
 
-inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
-template <typename T>
-const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
-MATCHER(IsOk, "is OK") {
-  const absl::Status& s = GetStatus(arg);
-  *result_listener << s.ToString();
-  return s.ok();
-}
-
-MATCHER_P2(StatusIs, code, message_matcher,
-           absl::StrCat("has code ", absl::StatusCodeToString(code))) {
-  const absl::Status& s = GetStatus(arg);
-  *result_listener << s.ToString();
-  return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
-}
-
 inline v1::Service MakeService(absl::string_view id, absl::string_view agency = "ria",
                                absl::string_view stage = "envision",
                                v1::ServiceStatus status = v1::SERVICE_STATUS_ACTIVE) {
