@@ -2,10 +2,10 @@
 // command, compiled pack, clock) to a transition (new state, records and events) or a precise
 // error.
 //
-// This is the functional core of Värav. It does no I/O and reads no clock: the shell (the gRPC
-// handlers) loads a `ServiceSnapshot` from the store, calls `Apply`, and commits the resulting
-// `Transition` in one atomic write. Because it is pure, every transition and every refusal is
-// unit-tested without a database.
+// This is the functional core of Värav, and the one place where the standard's rules live. It
+// does no I/O and reads no clock: the shell (services/governance) loads a `ServiceSnapshot`, calls
+// `Apply`, and commits the resulting `Transition` in one atomic write. Because it is pure, every
+// transition and every refusal is unit-tested without a database.
 //
 //   absl::StatusOr<Transition> t = Apply(snapshot, SubmitOutput{...}, Context{.pack = pack.get(),
 //                                        .now = absl::Now(), .actor = {.principal = "ria:mari"}});

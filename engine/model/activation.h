@@ -1,46 +1,7 @@
 // The CEL view of a gate: the environment rules are type-checked against, and the activation
-// (variable bindings) a gate evaluation provides, both derived from the pack's schemas.
-//
-// Variables (every object is a map keyed by field name at run time; see engine/cel/value.h):
-//
-//   variable      CEL type                  shape
-//   ------------  ------------------------  ---------------------------------------------------
-//   service       varav.Service             id, name, agency, owner, stage, status, pack: string;
-//                                           cycle: int; entered_stage_at: timestamp (absent when
-//                                           unknown)
-//   outputs       varav.Outputs             one field per output type id <o>, of type
-//                                           varav.output.<o>; absent when never submitted
-//   assessments   varav.Assessments         one field per principle id <P>, of type
-//                                           varav.Assessment; absent when not assessed
-//   conditions    list(varav.Condition)     the open conditions of earlier gate decisions
-//   gate          varav.Gate                id, stage (the stage after which the gate sits)
-//   now           google.protobuf.Timestamp the evaluation time
-//
-// Object types:
-//
-//   varav.output.<o>   revision: int, status: string, submitted_at: timestamp (absent when
-//                      unknown), submitted_by: string, document: varav.Document (absent when
-//                      none), fields: varav.fields.<o>
-//   varav.Document     system, id, version, uri, sha256: string
-//   varav.fields.<o>   one field per schema field of output <o>; optional fields are absent when
-//                      not submitted (test with has()). Field types: string -> string,
-//                      int -> int, double -> double, bool -> bool, timestamp -> timestamp,
-//                      enum -> string, list -> list(T of items), object -> varav.fields.<o>.<f>
-//                      (nested objects append their field names: varav.fields.<o>.<f>.<g>; a
-//                      list's items add no name segment)
-//   varav.Assessment   score: double (0..1), answered: int, total: int,
-//                      answers: list(varav.Answer)
-//   varav.Answer       question, answer ("yes" | "partly" | "no" | "na"), evidence, comment:
-//                      string
-//   varav.Condition    gate, panel, text: string; due: timestamp (absent when none)
-//   varav.Gate         id, stage: string
-//
-// Output field values arrive as google.protobuf.Struct and are typed by the schema when bound: a
-// number becomes an int for int fields (it must be integral) and a double for double fields; a
-// string becomes a timestamp for timestamp fields (RFC 3339) and must be one of `values` for enum
-// fields. A value that does not fit the schema becomes a CEL error value, so only the rules that
-// read it err; CheckOutputFields reports such problems up front. Fields the schema does not declare
-// are not bound.
+// (variable bindings) a gate evaluation provides, both derived from the pack's schemas. What the
+// variables and their types are is documented once, for rule authors, in rules/FORMAT.md ("What
+// rules see"); every object is a CEL map keyed by field name at run time (engine/cel/value.h).
 //
 // Thread safety: pure functions.
 #pragma once

@@ -1,24 +1,15 @@
 // The in-process fan-out point of the durable event log: one follower thread per process waits
 // for new durable events (Store::AwaitEventsAfter) and wakes every registered listener, typically
-// the WatchEvents stream reactors (watch_reactor.h).
+// the server's WatchEvents stream reactors. Writers thus pay for one waiter however many streams
+// are open; `notify_threads` notifier threads, each owning a shard of the listeners, do the
+// fan-out.
 //
-// Why one follower: a waiter on the store's durability condition is evaluated on every commit,
-// so a thousand watchers each blocking in AwaitEventsAfter (or polling RocksDB) would tax every
-// writer. Here writers pay for one waiter no matter how many streams are open. The follower hands
-// the wake-up to `notify_threads` notifier threads, each owning a shard of the listeners, so that
-// the fan-out to a thousand streams (a socket write each) runs on every core.
+// Listeners read only the durable log, never events handed over by a writer: Read() serves a
+// bounded tail cache that the follower fills right after events became durable (while any
+// listener is registered) and goes to the store for anything older. A watcher sees exactly what a
+// restart would show it, and a lagging one costs a bounded store read per batch, not memory.
 //
-// Where events come from. Listeners always read the durable log, never events handed over by a
-// writer: Read() serves a bounded tail cache that the follower fills from the store right after
-// the events became durable (only while a listener is registered: with none, the follower skips
-// ahead without reading), and goes to the store for anything older. So a watcher sees exactly
-// what a restart would show it, and a lagging or replaying watcher costs a bounded store read per
-// batch, not memory.
-//
-// Agency filtering. Gate outcome payloads carry the agency inside a GateResult and an
-// administrative hold carries none, so instead of reading payloads the hub looks a service's
-// agency up in the store once (Store::GetService) and caches it: a service's agency never changes
-// after registration (no command edits it).
+// A service's agency (for agency filters) is looked up once and cached: no command changes it.
 //
 //   EventHub hub(store.get());
 //   hub.Register(&listener);        // listener.OnEventsAvailable(...) on each new durable event

@@ -1,12 +1,12 @@
 // The application layer of Värav: every RPC of varav.v1.LifecycleService and
 // varav.v1.RulesService as one method taking the request and the calling principal and returning
-// the response or a canonical status. The gRPC handlers are thin adapters over this class.
+// the response or a canonical status. Every interface (the gRPC server, the CLI's in-process
+// demo, later HTTP) calls these methods and adds no rule of its own.
 //
-// It is the imperative shell around the pure lifecycle engine (engine/lifecycle):
-//   validate the request -> authorise the principal -> (mutations) replay a known request_id ->
-//   load the service snapshot -> compare the etag -> lifecycle::Apply with the pinned pack ->
-//   commit the transition and the response atomically (engine/store) -> return the response.
-// A refused call (any non-OK status) writes nothing.
+// A mutation checks the request's shape and the principal's roles, then hands the command to the
+// lifecycle (engine/lifecycle), which alone decides whether it is legal, and commits the
+// transition with its response in one atomic write (engine/store). A refused call (any non-OK
+// status) writes nothing.
 //
 //   Governance governance(store.get(), &registry, {.default_pack = "teenuse-standard@2.0.0"});
 //   absl::StatusOr<v1::SubmitOutputResponse> r = governance.SubmitOutput(request, principal);
@@ -20,24 +20,23 @@
 //                        review), or the service's pinned pack is not loaded
 //   ABORTED              the etag is stale: re-read and retry
 //   PERMISSION_DENIED    the principal's roles do not allow the call (see principal.h)
+//   DEADLINE_EXCEEDED / CANCELLED  the call's `interrupt` stopped a CEL evaluation
 //   INTERNAL / DATA_LOSS storage failures
 //
 // Idempotency: a mutation with a `request_id` is recorded with a hash of its content and caller
-// (see RequestHash in request_util.h); a retry with the same content gets the first response
-// (even when its etag has gone stale since), a different request under the same id is
-// INVALID_ARGUMENT. Without a request_id there is no idempotency.
+// (RequestHash, request_util.h); a retry with the same content gets the first response (even when
+// its etag has gone stale since), a different request under the same id is INVALID_ARGUMENT.
 //
-// Listing (ListServices): the store indexes every service by its portfolio terms
-// (lifecycle/portfolio.h) for every combination of them, so any combination of filters is one
-// index scan and a call costs O(page). The store must be opened with
-// `.index_terms = PortfolioIndexTerms`.
-//
-// Deadlines: the methods that evaluate CEL (every mutation re-evaluates the gate; CheckGate,
-// GetGateStatus's dry runs, EvaluateExpression) take the call's `interrupt`. When it stops an
-// evaluation the call fails with DEADLINE_EXCEEDED or CANCELLED and writes nothing.
+// Fast paths. The store decides; the two short-cuts here only save work and never change an
+// answer. A request id the store has recorded is answered from that record before the etag
+// is compared or anything evaluated. A command whose etag matches the snapshot this object kept
+// after the service's last commit (snapshot_cache.h) starts from that snapshot instead of reading
+// the service back, once the store's own record of the service confirms the etag is current; the
+// commit's etag check is still what admits the write.
 //
 // Thread safety: thread-safe. The store and the registry must outlive the Governance; the clock
-// must be callable concurrently.
+// must be callable concurrently. The store must be opened with `.index_terms =
+// PortfolioIndexTerms`.
 #pragma once
 
 #include <functional>
