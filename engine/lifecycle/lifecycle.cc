@@ -1109,7 +1109,7 @@ std::vector<v1::Decision> LatestReviewDecisions(const v1::Service& service, absl
   return decisions;
 }
 
-absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
+absl::StatusOr<Transition> Apply(ServiceSnapshot snapshot, const Command& command,
                                  const Context& context) {
   if (context.pack == nullptr) return absl::InvalidArgumentError("no rule pack given");
   VARAV_RETURN_IF_ERROR(ValidateCommand(command, context.now));
@@ -1123,8 +1123,10 @@ absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command&
         "service '", snapshot.service.id(), "' is pinned to ", snapshot.service.pack_id(), "@",
         snapshot.service.pack_version(), ", not ", context.pack->key()));
   }
+  // The command's events follow the last one stored (the store numbers them the same way).
+  const uint64_t first = snapshot.service.last_event_sequence() + 1;
   model::BoundRecords own;
-  Work work{.snapshot = snapshot,
+  Work work{.snapshot = std::move(snapshot),
             .transition = {},
             .pack = context.pack,
             .bound = context.bound != nullptr ? context.bound : &own};
@@ -1152,7 +1154,6 @@ absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command&
   // The CloudEvents attributes; the store numbers the events in the same order from the same
   // service sequence (it refuses a commit whose etag, and so whose sequence, is stale).
   const std::string& id = work.snapshot.service.id();
-  const uint64_t first = snapshot.service.last_event_sequence() + 1;
   for (size_t i = 0; i < work.transition.events.size(); ++i) {
     v1::Event& e = work.transition.events[i];
     e.set_id(absl::StrCat(id, "/", first + i));

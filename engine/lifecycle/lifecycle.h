@@ -199,7 +199,9 @@ absl::Status ValidateServiceId(absl::string_view field, absl::string_view id);
 // with the same message. InvalidArgument naming the field.
 absl::Status ValidateCommand(const Command& command, absl::Time now);
 
-absl::StatusOr<Transition> Apply(const ServiceSnapshot& snapshot, const Command& command,
+// Applies `command` to the service `snapshot` describes. The snapshot is taken by value: a caller
+// that needs it afterwards passes a copy, one that does not moves it in and saves the copy.
+absl::StatusOr<Transition> Apply(ServiceSnapshot snapshot, const Command& command,
                                  const Context& context);
 
 // --- Queries shared with the API layer ---

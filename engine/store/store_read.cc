@@ -135,20 +135,33 @@ absl::StatusOr<v1::OutputRevision> Store::GetOutput(absl::string_view service_id
   return output;
 }
 
+namespace internal {
+
+absl::Status ReadServiceRecord(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                               const rocksdb::ReadOptions& read_options,
+                               absl::string_view service_id, v1::Service& out) {
+  std::string bytes;
+  rocksdb::Status s = db.Get(read_options, cf, ToSlice(service_id), &bytes);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
+  }
+  VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
+  return ParseValue(bytes, out, absl::StrCat("service '", service_id, "'"));
+}
+
+}  // namespace internal
+
 absl::StatusOr<ServiceState> Store::LoadSnapshot(absl::string_view service_id) const {
   rocksdb::ReadOptions read_options;
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   read_options.snapshot = snapshot;
   ServiceState state;
   absl::Status status = [&]() -> absl::Status {
-    std::string bytes;
-    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
-    if (s.IsNotFound()) {
-      return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
-    }
-    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
     v1::Service& service = state.service;
-    VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
+    VARAV_RETURN_IF_ERROR(
+        ReadServiceRecord(*db_, cf_->services, read_options, service_id, service));
+    std::string bytes;
+    rocksdb::Status s;
 
     // One point read per output type: the service record names the latest revision of each, so
     // the cost does not grow with the number of revisions.

@@ -14,14 +14,9 @@ absl::Status Store::VerifyChain(absl::string_view service_id) const {
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot;
   absl::Status status = [&]() -> absl::Status {
-    std::string bytes;
-    rocksdb::Status s = db_->Get(read_options, cf_->services, ToSlice(service_id), &bytes);
-    if (s.IsNotFound()) {
-      return absl::NotFoundError(absl::StrCat("service '", service_id, "' does not exist"));
-    }
-    VARAV_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("reading service '", service_id, "'")));
     v1::Service service;
-    VARAV_RETURN_IF_ERROR(ParseValue(bytes, service, absl::StrCat("service '", service_id, "'")));
+    VARAV_RETURN_IF_ERROR(
+        ReadServiceRecord(*db_, cf_->services, read_options, service_id, service));
     return VerifyChainAt(read_options, service_id, service);
   }();
   db_->ReleaseSnapshot(snapshot);

@@ -53,14 +53,17 @@ absl::Status ValidateMutation(const Mutation& m) {
   for (const std::string& panel : m.service.awaiting_panels()) {
     VARAV_RETURN_IF_ERROR(CheckKeyPart(panel, "service.awaiting_panels entry"));
   }
+  // Every record a mutation writes is the mutated service's own.
+  const auto owned = [&id](absl::string_view what, absl::string_view owner) -> absl::Status {
+    if (owner == id) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " belongs to service '", owner, "', not '", id, "'"));
+  };
   for (size_t i = 0; i < m.outputs.size(); ++i) {
     const std::string what = absl::StrCat("outputs[", i, "]");
     if (m.outputs[i] == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is null"));
     const v1::OutputRevision& o = *m.outputs[i];
-    if (o.service_id() != id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " belongs to service '", o.service_id(), "', not '", id, "'"));
-    }
+    VARAV_RETURN_IF_ERROR(owned(what, o.service_id()));
     VARAV_RETURN_IF_ERROR(CheckKeyPart(o.output_type(), absl::StrCat(what, ".output_type")));
     if (o.revision() == 0) {
       return absl::InvalidArgumentError(absl::StrCat(what, ".revision must be >= 1"));
@@ -69,10 +72,7 @@ absl::Status ValidateMutation(const Mutation& m) {
   for (size_t i = 0; i < m.assessments.size(); ++i) {
     const v1::Assessment& a = m.assessments[i];
     const std::string what = absl::StrCat("assessments[", i, "]");
-    if (a.service_id() != id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " belongs to service '", a.service_id(), "', not '", id, "'"));
-    }
+    VARAV_RETURN_IF_ERROR(owned(what, a.service_id()));
     VARAV_RETURN_IF_ERROR(CheckKeyPart(a.principle(), absl::StrCat(what, ".principle")));
   }
   for (size_t i = 0; i < m.evaluations.size(); ++i) {
@@ -82,10 +82,7 @@ absl::Status ValidateMutation(const Mutation& m) {
   for (size_t i = 0; i < m.decisions.size(); ++i) {
     const v1::Decision& d = m.decisions[i];
     const std::string what = absl::StrCat("decisions[", i, "]");
-    if (d.service_id() != id) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " belongs to service '", d.service_id(), "', not '", id, "'"));
-    }
+    VARAV_RETURN_IF_ERROR(owned(what, d.service_id()));
     VARAV_RETURN_IF_ERROR(CheckKeyPart(d.gate(), absl::StrCat(what, ".gate")));
     if (d.number() == 0) {
       return absl::InvalidArgumentError(absl::StrCat(what, ".number must be >= 1"));

@@ -239,15 +239,19 @@ absl::StatusOr<Response> Governance::Mutate(
       .bound = &work.bound,
       .event_source = options_.event_source,
   };
+  // The next command's snapshot starts from this one's records and the commit's service record;
+  // the rest moves into the lifecycle, which keeps its own working copy.
+  lifecycle::ServiceSnapshot kept{.latest_outputs = work.snapshot.latest_outputs,
+                                  .assessments = work.snapshot.assessments};
   VARAV_ASSIGN_OR_RETURN(lifecycle::Transition transition,
-                         lifecycle::Apply(work.snapshot, call.command, context));
+                         lifecycle::Apply(std::move(work.snapshot), call.command, context));
   Response response;
   fill(transition, response);
 
   store::Mutation m;
   m.service_id = transition.service.id();
   m.expected_etag = call.registering ? "" : std::string(call.etag);
-  m.service = transition.service;
+  m.service = std::move(transition.service);
   m.outputs = transition.outputs;
   for (const std::shared_ptr<const v1::Assessment>& a : transition.assessments) {
     m.assessments.push_back(*a);
@@ -270,7 +274,7 @@ absl::StatusOr<Response> Governance::Mutate(
   // A concurrent retry of the same request may have applied it first: answer with its response.
   if (!result.replayed) {
     // The next command at the new etag starts from the state this commit made durable.
-    work.snapshot = AfterCommit(std::move(work.snapshot), transition, std::move(result.service));
+    work.snapshot = AfterCommit(std::move(kept), transition, std::move(result.service));
     cache_.Put(std::move(work));
     return response;
   }

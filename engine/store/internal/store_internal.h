@@ -214,5 +214,11 @@ absl::StatusOr<std::set<std::string>> CompositeKeys(std::vector<IndexTerm> terms
 // Refusals of a malformed mutation (store_write.cc).
 absl::Status ValidateMutation(const Mutation& m);
 
+// Reads and parses the record of `service_id` in `cf` (the services family) as `read_options`
+// sees the database. NotFound when there is none.
+absl::Status ReadServiceRecord(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                               const rocksdb::ReadOptions& read_options,
+                               absl::string_view service_id, v1::Service& out);
+
 }  // namespace internal
 }  // namespace varav::store
